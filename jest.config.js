@@ -1,5 +1,7 @@
 // Jest runs in native ESM mode (node --experimental-vm-modules) because several
 // design-card dependencies (execa, @kubernetes/client-node) ship ESM only.
+// Each tier is a project so `--selectProjects` runs one tier, and a tier whose
+// infrastructure cannot start reports its skips in the shared summary.
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'test/tsconfig.json' }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -13,6 +15,14 @@ export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
+    { ...common, displayName: 'cleanup', testMatch: ['<rootDir>/test/cleanup/**/*.test.ts'] },
+    {
+      ...common,
+      displayName: 'cluster',
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
+      globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
+      globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
+    },
   ],
-  testTimeout: 120000,
+  testTimeout: 300000,
 };
