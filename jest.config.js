@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+
 // Jest runs in native ESM mode (node --experimental-vm-modules) because several
 // design-card dependencies (execa, @kubernetes/client-node) ship ESM only.
 // Each tier is a project so `--selectProjects` runs one tier, and a tier whose
@@ -20,8 +22,10 @@ export default {
       ...common,
       displayName: 'cluster',
       testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
-      globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
-      globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
+      ...(existsSync('test/cluster/jest-global-setup.ts') && {
+        globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
+        globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
+      }),
     },
   ],
   testTimeout: 300000,

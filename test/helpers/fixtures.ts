@@ -1,0 +1,9 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+export const repoRoot = path.resolve(here, '..', '..');
+/** Recorded behaviour of the real ansible-runner 2.3.1 (read-only, beside the repo). */
+export const runnerFixtures = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'runner', 'fixtures');
+export const fixture = (...parts: string[]): string => path.join(runnerFixtures, ...parts);
