@@ -1,0 +1,351 @@
+/**
+ * Directory ⇄ zip archive, in the shape ansible-runner's stream_dir/unstream_dir
+ * produce and accept, with unpacking hardened against hostile archives.
+ *
+ * Packing mirrors Python's walk: for each directory, its files first, then its
+ * sub-directory entries, then descend. Files are deflated; directories and
+ * symlinks are stored (a symlink's content is its target). Unix modes go in the
+ * high half of external_attr, because ansible-runner's reader chmods from it.
+ *
+ * Unpacking never writes outside the target: names with `..`, absolute names,
+ * names that pass through a symlink, and symlinks whose target leaves the
+ * target directory are all refused. Sizes are capped (total bytes, per-entry
+ * ratio, entry count), counting the bytes actually inflated rather than
+ * trusting the archive's headers.
+ */
+import { createWriteStream, constants as fsConstants, type Dirent } from 'node:fs';
+import { chmod, lstat, mkdir, open, opendir, readlink, symlink, unlink, utimes, realpath } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import yazl from 'yazl';
+import yauzl from 'yauzl';
+
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+const S_IFDIR = 0o040000;
+const UNIX_CREATOR = 3;
+/** Python's zipfile stamps symlink entries with the earliest DOS date. */
+const SYMLINK_DATE = new Date(1980, 0, 1, 0, 0, 0);
+
+// ---------------------------------------------------------------- packing
+
+export interface PackResult {
+  entries: number;
+  skipped: string[];
+}
+
+/** Write a zip of everything below `dir` (not `dir` itself) to `zipFile`. */
+export async function packDirectory(dir: string, zipFile: string): Promise<PackResult> {
+  const zip = new yazl.ZipFile();
+  const output = createWriteStream(zipFile, { mode: 0o600 });
+  const zipStream = zip.outputStream as unknown as Readable;
+  const written = pipeline(zipStream, output);
+  const result: PackResult = { entries: 0, skipped: [] };
+  try {
+    await addTree(zip, dir, '', result);
+  } catch (err) {
+    zipStream.destroy(err as Error);
+    await written.catch(() => undefined);
+    throw err;
+  }
+  zip.end();
+  await written;
+  return result;
+}
+
+async function listDir(dir: string): Promise<Dirent[]> {
+  const entries: Dirent[] = [];
+  try {
+    for await (const entry of await opendir(dir)) entries.push(entry);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw err;
+  }
+  return entries;
+}
+
+async function addTree(zip: yazl.ZipFile, root: string, relDir: string, result: PackResult): Promise<void> {
+  const absDir = path.join(root, relDir);
+  const entries = await listDir(absDir);
+  const subdirs: string[] = [];
+  for (const entry of entries) {
+    const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
+    const abs = path.join(root, rel);
+    const info = await lstat(abs);
+    if (info.isDirectory()) {
+      subdirs.push(rel);
+    } else if (info.isSymbolicLink()) {
+      zip.addBuffer(Buffer.from(await readlink(abs)), rel, { mtime: SYMLINK_DATE, mode: S_IFLNK | 0o777, compress: false, forceDosTimestamp: true });
+      result.entries++;
+    } else if (info.isFile()) {
+      zip.addFile(abs, rel, { mtime: info.mtime, mode: info.mode, compress: true, forceDosTimestamp: true });
+      result.entries++;
+    } else {
+      // FIFOs (runner's ssh_key_data), sockets and devices carry no data worth sending.
+      result.skipped.push(rel);
+    }
+  }
+  for (const rel of subdirs) {
+    const info = await lstat(path.join(root, rel));
+    zip.addEmptyDirectory(rel, { mtime: info.mtime, mode: info.mode, forceDosTimestamp: true });
+    result.entries++;
+  }
+  for (const rel of subdirs) await addTree(zip, root, rel, result);
+}
+
+// ---------------------------------------------------------------- unpacking
+
+export interface UnpackLimits {
+  /** Total bytes all members may inflate to. */
+  maxTotalBytes: number;
+  /** Largest inflated/compressed ratio for a member bigger than `ratioFloorBytes`. */
+  maxRatio: number;
+  /** Members smaller than this are exempt from the ratio check (tiny files compress oddly). */
+  ratioFloorBytes: number;
+  maxEntries: number;
+}
+
+export const DEFAULT_UNPACK_LIMITS: UnpackLimits = {
+  maxTotalBytes: 8 * 1024 ** 3,
+  maxRatio: 500,
+  ratioFloorBytes: 1024 ** 2,
+  maxEntries: 1_000_000,
+};
+
+export class UnsafeArchiveError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnsafeArchiveError';
+  }
+}
+
+export interface UnpackResult {
+  files: number;
+  directories: number;
+  symlinks: number;
+  bytes: number;
+}
+
+type EntryKind = 'file' | 'directory' | 'symlink';
+
+function entryKind(entry: yauzl.Entry): EntryKind {
+  const type = (entry.externalFileAttributes >>> 16) & S_IFMT;
+  if (type === S_IFLNK) return 'symlink';
+  if (entry.fileName.endsWith('/') || type === S_IFDIR) return 'directory';
+  return 'file';
+}
+
+/** Permission bits to apply; producers that leave them out get sane defaults instead of 0000. */
+function entryMode(entry: yauzl.Entry, kind: EntryKind): number {
+  const mode = (entry.externalFileAttributes >>> 16) & 0o777;
+  const fromUnix = entry.versionMadeBy >> 8 === UNIX_CREATOR && mode !== 0;
+  if (fromUnix) return mode;
+  return kind === 'directory' ? 0o755 : 0o644;
+}
+
+function isInside(root: string, candidate: string): boolean {
+  const rel = path.relative(root, candidate);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+}
+
+/** Reject anything that could land outside `root`, before touching the disk. */
+function memberPath(root: string, name: string): string {
+  const trimmed = name.replace(/\/+$/, '');
+  if (trimmed === '' || trimmed === '.') throw new UnsafeArchiveError(`zip member '${name}' has an empty name`);
+  if (name.includes('\0')) throw new UnsafeArchiveError(`zip member '${name}' has a NUL byte in its name`);
+  if (path.posix.isAbsolute(name) || /^[a-zA-Z]:/.test(name)) throw new UnsafeArchiveError(`zip member '${name}' has an absolute path`);
+  if (name.split(/[\\/]/).includes('..')) throw new UnsafeArchiveError(`zip member '${name}' escapes the target directory with '..'`);
+  const target = path.resolve(root, trimmed);
+  if (!isInside(root, target) || target === root) throw new UnsafeArchiveError(`zip member '${name}' escapes the target directory`);
+  return target;
+}
+
+/**
+ * Make every directory between `root` and `target` exist as a real directory.
+ * A symlink anywhere on the way would let a later member write through it.
+ */
+async function ensureParents(root: string, target: string, name: string): Promise<void> {
+  const parts = path.relative(root, path.dirname(target)).split(path.sep).filter(Boolean);
+  let current = root;
+  for (const part of parts) {
+    current = path.join(current, part);
+    const info = await lstat(current).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') return null;
+      throw err;
+    });
+    if (info === null) {
+      await mkdir(current, { mode: 0o700 });
+    } else if (info.isSymbolicLink()) {
+      throw new UnsafeArchiveError(`zip member '${name}' would be written through the symlink '${path.relative(root, current)}'`);
+    } else if (!info.isDirectory()) {
+      throw new UnsafeArchiveError(`zip member '${name}' needs '${path.relative(root, current)}' to be a directory, but it is a file`);
+    }
+  }
+}
+
+/** Counts inflated bytes and stops the stream the moment a cap is crossed. */
+class ByteBudget extends Transform {
+  seen = 0;
+  constructor(
+    private readonly remaining: () => number,
+    private readonly onExceeded: () => Error,
+  ) {
+    super();
+  }
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error | null, data?: Buffer) => void): void {
+    this.seen += chunk.length;
+    if (this.seen > this.remaining()) done(this.onExceeded());
+    else done(null, chunk);
+  }
+}
+
+class Unpacker {
+  readonly result: UnpackResult = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
+  private readonly directoryModes: Array<{ dir: string; mode: number; mtime: Date }> = [];
+  private entries = 0;
+
+  constructor(
+    private readonly zip: yauzl.ZipFile,
+    private readonly root: string,
+    private readonly limits: UnpackLimits,
+  ) {}
+
+  checkEntry(entry: yauzl.Entry): void {
+    if (++this.entries > this.limits.maxEntries) {
+      throw new UnsafeArchiveError(`the archive has more than ${this.limits.maxEntries} members (limit)`);
+    }
+    const declared = entry.uncompressedSize;
+    if (this.result.bytes + declared > this.limits.maxTotalBytes) {
+      throw new UnsafeArchiveError(
+        `the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`,
+      );
+    }
+    if (declared > this.limits.ratioFloorBytes && declared / Math.max(entry.compressedSize, 1) > this.limits.maxRatio) {
+      const ratio = Math.round(declared / Math.max(entry.compressedSize, 1));
+      throw new UnsafeArchiveError(
+        `zip member '${entry.fileName}' inflates ${ratio}:1 (${declared} bytes from ${entry.compressedSize}), over the ratio limit of ${this.limits.maxRatio}:1`,
+      );
+    }
+  }
+
+  async extract(entry: yauzl.Entry): Promise<void> {
+    this.checkEntry(entry);
+    const kind = entryKind(entry);
+    const target = memberPath(this.root, entry.fileName);
+    await ensureParents(this.root, target, entry.fileName);
+    const mtime = entry.getLastModDate();
+    if (kind === 'directory') return this.extractDirectory(entry, target, mtime);
+    const existing = await lstat(target).catch(() => null);
+    if (existing?.isDirectory()) {
+      throw new UnsafeArchiveError(`zip member '${entry.fileName}' would replace the directory '${path.relative(this.root, target)}'`);
+    }
+    // Never write through, or leave behind, a link planted by an earlier member or run.
+    if (existing) await unlink(target);
+    if (kind === 'symlink') return this.extractSymlink(entry, target);
+    return this.extractFile(entry, target, mtime);
+  }
+
+  private async extractDirectory(entry: yauzl.Entry, target: string, mtime: Date): Promise<void> {
+    const existing = await lstat(target).catch(() => null);
+    if (existing?.isSymbolicLink() || (existing && !existing.isDirectory())) {
+      throw new UnsafeArchiveError(`zip member '${entry.fileName}' is a directory, but '${path.relative(this.root, target)}' is already a file or link`);
+    }
+    if (!existing) await mkdir(target, { mode: 0o700 });
+    // Modes are applied at the end, so a read-only directory cannot block its own members.
+    this.directoryModes.push({ dir: target, mode: entryMode(entry, 'directory'), mtime });
+    this.result.directories++;
+  }
+
+  private async extractSymlink(entry: yauzl.Entry, target: string): Promise<void> {
+    if (entry.uncompressedSize > 4096) throw new UnsafeArchiveError(`symlink member '${entry.fileName}' has an implausibly long target`);
+    const linkTarget = (await this.readSmall(entry)).toString('utf8');
+    const resolved = path.resolve(path.dirname(target), linkTarget);
+    if (path.isAbsolute(linkTarget) || !isInside(this.root, resolved)) {
+      throw new UnsafeArchiveError(`zip member '${entry.fileName}' is a symlink to '${linkTarget}', outside the target directory`);
+    }
+    await symlink(linkTarget, target);
+    this.result.symlinks++;
+  }
+
+  private async extractFile(entry: yauzl.Entry, target: string, mtime: Date): Promise<void> {
+    const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    const budget = new ByteBudget(
+      () => this.limits.maxTotalBytes - this.result.bytes,
+      () => new UnsafeArchiveError(`the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`),
+    );
+    // The write stream owns the handle and closes it, also when the pipeline fails.
+    await pipeline(await this.openEntry(entry), budget, handle.createWriteStream());
+    this.result.bytes += budget.seen;
+    await chmod(target, entryMode(entry, 'file'));
+    await utimes(target, mtime, mtime);
+    this.result.files++;
+  }
+
+  private openEntry(entry: yauzl.Entry): Promise<Readable> {
+    return new Promise((resolve, reject) => {
+      this.zip.openReadStream(entry, (err, stream) => (err ? reject(err) : resolve(stream)));
+    });
+  }
+
+  private async readSmall(entry: yauzl.Entry): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of await this.openEntry(entry)) chunks.push(chunk as Buffer);
+    return Buffer.concat(chunks);
+  }
+
+  async applyDirectoryModes(): Promise<void> {
+    // Deepest first, so setting a parent's mtime is not undone by touching a child.
+    const ordered = [...this.directoryModes].sort((a, b) => b.dir.length - a.dir.length);
+    for (const { dir, mode, mtime } of ordered) {
+      await chmod(dir, mode);
+      await utimes(dir, mtime, mtime);
+    }
+  }
+}
+
+function explainZipError(err: Error): Error {
+  if (err instanceof UnsafeArchiveError) return err;
+  const message = err.message;
+  if (/absolute path|invalid relative path|invalid characters in fileName/.test(message)) {
+    return new UnsafeArchiveError(`unsafe zip member name (${message})`);
+  }
+  if (/end of central directory record signature not found/.test(message)) {
+    return new UnsafeArchiveError('the payload is not a zip archive (no end-of-central-directory record; truncated or corrupt)');
+  }
+  if (/too many bytes in the stream|not enough bytes in the stream/.test(message)) {
+    return new UnsafeArchiveError(`a zip member's data does not match its declared size (${message})`);
+  }
+  return new UnsafeArchiveError(`the zip archive is invalid: ${message}`);
+}
+
+/** Unpack `zipFile` into `root` (created if missing). */
+export async function unpackArchive(zipFile: string, root: string, limits: UnpackLimits = DEFAULT_UNPACK_LIMITS): Promise<UnpackResult> {
+  await mkdir(root, { recursive: true, mode: 0o700 });
+  const realRoot = await realpath(root);
+  let zip: yauzl.ZipFile;
+  try {
+    zip = await yauzl.openPromise(zipFile, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true, autoClose: false });
+  } catch (err) {
+    throw explainZipError(err as Error);
+  }
+  const unpacker = new Unpacker(zip, realRoot, limits);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const fail = (err: Error): void => {
+        zip.removeAllListeners('entry');
+        reject(explainZipError(err));
+      };
+      zip.on('error', fail);
+      zip.on('end', resolve);
+      zip.on('entry', (entry: yauzl.Entry) => {
+        unpacker.extract(entry).then(() => zip.readEntry(), fail);
+      });
+      zip.readEntry();
+    });
+    await unpacker.applyDirectoryModes();
+  } finally {
+    zip.close();
+  }
+  return unpacker.result;
+}
