@@ -36,14 +36,19 @@ export interface PackResult {
 }
 
 /** Write a zip of everything below `dir` (not `dir` itself) to `zipFile`. */
-export async function packDirectory(dir: string, zipFile: string): Promise<PackResult> {
+export interface PackOptions {
+  /** Names directly under `dir` to leave out. */
+  excludeTopLevel?: readonly string[];
+}
+
+export async function packDirectory(dir: string, zipFile: string, options: PackOptions = {}): Promise<PackResult> {
   const zip = new yazl.ZipFile();
   const output = createWriteStream(zipFile, { mode: 0o600 });
   const zipStream = zip.outputStream as unknown as Readable;
   const written = pipeline(zipStream, output);
   const result: PackResult = { entries: 0, skipped: [] };
   try {
-    await addTree(zip, dir, '', result);
+    await addTree(zip, dir, '', result, new Set(options.excludeTopLevel ?? []));
   } catch (err) {
     zipStream.destroy(err as Error);
     await written.catch(() => undefined);
@@ -65,9 +70,9 @@ async function listDir(dir: string): Promise<Dirent[]> {
   return entries;
 }
 
-async function addTree(zip: yazl.ZipFile, root: string, relDir: string, result: PackResult): Promise<void> {
+async function addTree(zip: yazl.ZipFile, root: string, relDir: string, result: PackResult, exclude: ReadonlySet<string>): Promise<void> {
   const absDir = path.join(root, relDir);
-  const entries = await listDir(absDir);
+  const entries = (await listDir(absDir)).filter((entry) => relDir !== '' || !exclude.has(entry.name));
   const subdirs: string[] = [];
   for (const entry of entries) {
     const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
@@ -91,7 +96,7 @@ async function addTree(zip: yazl.ZipFile, root: string, relDir: string, result: 
     zip.addEmptyDirectory(rel, { mtime: info.mtime, mode: info.mode, forceDosTimestamp: true });
     result.entries++;
   }
-  for (const rel of subdirs) await addTree(zip, root, rel, result);
+  for (const rel of subdirs) await addTree(zip, root, rel, result, exclude);
 }
 
 // ---------------------------------------------------------------- unpacking

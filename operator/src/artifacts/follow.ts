@@ -1,0 +1,52 @@
+/**
+ * Follow a file that another process is still appending to, like `tail -F`
+ * for one file: the `process` sidecar reads the worker's output this way from
+ * a shared volume, so pod logs (rotated, split at 16 KiB) never carry the stream.
+ */
+import { open, stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+export interface FollowOptions {
+  /** How often to look for new bytes once the reader has caught up. */
+  pollMs?: number;
+  signal?: AbortSignal;
+  chunkBytes?: number;
+}
+
+async function waitForFile(file: string, pollMs: number, signal?: AbortSignal): Promise<void> {
+  for (;;) {
+    signal?.throwIfAborted();
+    const exists = await stat(file).then(
+      () => true,
+      () => false,
+    );
+    if (exists) return;
+    await sleep(pollMs, undefined, { signal });
+  }
+}
+
+/** Yields the file's bytes as they appear, until the consumer stops or `signal` aborts. */
+export async function* followFile(file: string, options: FollowOptions = {}): AsyncGenerator<Buffer> {
+  const pollMs = options.pollMs ?? 100;
+  const chunkBytes = options.chunkBytes ?? 1024 * 1024;
+  await waitForFile(file, pollMs, options.signal);
+  const handle = await open(file, 'r');
+  try {
+    let position = 0;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      const buffer = Buffer.allocUnsafe(chunkBytes);
+      const { bytesRead } = await handle.read(buffer, 0, chunkBytes, position);
+      if (bytesRead > 0) {
+        position += bytesRead;
+        yield buffer.subarray(0, bytesRead);
+        continue;
+      }
+      const { size } = await handle.stat();
+      if (size < position) throw new Error(`${file} shrank from ${position} to ${size} bytes while being followed`);
+      await sleep(pollMs, undefined, { signal: options.signal });
+    }
+  } finally {
+    await handle.close();
+  }
+}

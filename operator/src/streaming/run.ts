@@ -1,0 +1,42 @@
+/**
+ * `run`: transmit → worker → process in one process, with no cluster.
+ *
+ * The stages talk through the real wire format over in-memory pipes, so the
+ * embedded default exercises exactly what a worker pod does.
+ */
+import { PassThrough, type Writable } from 'node:stream';
+import { processStream, type ProcessResult } from '../artifacts/process.js';
+import type { StatusDocument } from '../artifacts/status-document.js';
+import { transmit, type TransmitOptions } from './transmit.js';
+import { worker, type WorkerOptions, type WorkerResult } from './worker.js';
+
+export interface RunOptions extends TransmitOptions {
+  display?: Writable;
+  signal?: AbortSignal;
+  keepaliveSeconds?: number;
+  /** Where the worker unpacks; a temp dir by default, as a remote worker would use. */
+  workerDataDir?: string;
+  onUpdate?: (doc: StatusDocument) => void;
+}
+
+export interface RunResult {
+  worker: WorkerResult;
+  process: ProcessResult;
+}
+
+export async function run(options: RunOptions): Promise<RunResult> {
+  const { display, signal, keepaliveSeconds, workerDataDir, onUpdate, ...transmitOptions } = options;
+  // Bounded pipes: each stage waits for the next, so memory stays flat.
+  const jobStream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const resultStream = new PassThrough({ highWaterMark: 1024 * 1024 });
+  const workerOptions: WorkerOptions = { privateDataDir: workerDataDir, keepaliveSeconds, signal };
+
+  // Earlier runs' artifacts stay home: re-sending them would grow every payload.
+  const sending = transmit({ ...transmitOptions, excludeArtifacts: true }, jobStream).finally(() => jobStream.end());
+  const working = worker(jobStream, resultStream, workerOptions).finally(() => resultStream.end());
+  // process writes into the directory transmit packs, so it starts once packing is done.
+  const processing = sending.then(() => processStream(resultStream, { privateDataDir: options.privateDataDir, display, onUpdate }));
+
+  const [, workerResult, processResult] = await Promise.all([sending, working, processing]);
+  return { worker: workerResult, process: processResult };
+}
