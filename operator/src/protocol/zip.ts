@@ -315,7 +315,7 @@ function explainZipError(err: Error): Error {
   if (/absolute path|invalid relative path|invalid characters in fileName/.test(message)) {
     return new UnsafeArchiveError(`unsafe zip member name (${message})`);
   }
-  if (/end of central directory record signature not found/.test(message)) {
+  if (/end of central directory record signature not found/i.test(message)) {
     return new UnsafeArchiveError('the payload is not a zip archive (no end-of-central-directory record; truncated or corrupt)');
   }
   if (/too many bytes in the stream|not enough bytes in the stream/.test(message)) {
