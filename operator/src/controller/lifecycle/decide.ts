@@ -1,0 +1,336 @@
+/**
+ * The reconcile decision for one AnsibleJob: given what is observed now (the job, its
+ * current pod, maybe a fresh status document), return the status the job should have and
+ * the actions that bring the world there. Pure and level-based: the same observation always
+ * gives the same plan, so a restarted operator simply decides again.
+ *
+ * The controller applies a plan in a fixed order: status first (with optimistic
+ * concurrency), then pod creation or deletion, then job deletion, then Events. So a pod is
+ * only ever created for an attempt that status already records (DESIGN §4).
+ */
+import {
+  ANNOTATION_REFRESH,
+  effectivePoll,
+  isTerminal,
+  type AnsibleJobStatus,
+  type Condition,
+  type Phase,
+  type StoredAnsibleJob,
+} from '../api/ansible-job.js';
+import { artifactsLocation, buildWorkerPod, identFor, podNameFor, type PodBuildOptions } from '../pod/pod-spec.js';
+import type { Pod, PodManifest } from '../pod/pod-types.js';
+import type { StatusDocument, TerminationSummary } from '../status-document.js';
+import { classifyPod, PROCESS_GRACE_MS, type PodObservation } from './classify.js';
+
+export const STDOUT_TAIL_CHARS = 2048;
+
+export interface KubeEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+export interface Plan {
+  /** The complete new status, when it differs from the stored one. */
+  status?: AnsibleJobStatus;
+  createPod?: PodManifest;
+  deletePod?: string;
+  deleteJob?: boolean;
+  events: KubeEvent[];
+  requeueAfterMs?: number;
+}
+
+export interface Observation {
+  job: StoredAnsibleJob;
+  /** The pod named by status.podName; undefined means it does not exist (confirmed live). */
+  pod: Pod | undefined;
+  /** A status document fetched from the sidecar during this reconcile, if a poll was due. */
+  statusDocument?: StatusDocument;
+  now: number;
+  podOptions: PodBuildOptions;
+}
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+export function setCondition(
+  conditions: Condition[] | undefined,
+  type: string,
+  status: Condition['status'],
+  reason: string,
+  message: string,
+  now: number,
+): Condition[] {
+  const existing = conditions?.find((condition) => condition.type === type);
+  const lastTransitionTime = existing && existing.status === status ? existing.lastTransitionTime : iso(now);
+  const next: Condition = { type, status, reason, message: message.slice(0, 32768), lastTransitionTime };
+  return [...(conditions ?? []).filter((condition) => condition.type !== type), next];
+}
+
+function tail(text: string): string {
+  return text.length > STDOUT_TAIL_CHARS ? text.slice(text.length - STDOUT_TAIL_CHARS) : text;
+}
+
+/** Progress and result fields from the sidecar's document or its termination summary. */
+export function progressFields(document: Partial<StatusDocument> | TerminationSummary | undefined): Partial<AnsibleJobStatus> {
+  if (!document) return {};
+  const fields: Partial<AnsibleJobStatus> = {};
+  if (document.status) fields.runnerStatus = document.status;
+  if (typeof document.rc === 'number') fields.rc = document.rc;
+  if (document.hostCounts) fields.hostCounts = document.hostCounts;
+  if (typeof document.eventCount === 'number') fields.eventCount = document.eventCount;
+  if (document.lastEvent) fields.lastEvent = `${document.lastEvent.counter} ${document.lastEvent.event}`.slice(0, 253);
+  if (typeof document.stdoutTail === 'string' && document.stdoutTail !== '') fields.stdoutTail = tail(document.stdoutTail);
+  return fields;
+}
+
+/** When the async budget runs out, counted from the first launch; undefined without spec.async. */
+export function asyncDeadline(job: StoredAnsibleJob): number | undefined {
+  const start = job.status?.startTime ? Date.parse(job.status.startTime) : undefined;
+  if (job.spec.async === undefined || start === undefined || Number.isNaN(start)) return undefined;
+  return start + job.spec.async * 1000;
+}
+
+/** Whether the controller should fetch the sidecar's status document in this reconcile. */
+export function isPollDue(job: StoredAnsibleJob, pod: Pod | undefined, now: number): boolean {
+  if (isTerminal(job.status?.phase) || pod?.status?.phase !== 'Running' || !pod.status.podIP) return false;
+  const poll = effectivePoll(job.spec);
+  if (poll === 0) {
+    const requested = job.metadata.annotations?.[ANNOTATION_REFRESH];
+    return requested !== undefined && requested !== job.status?.lastRefreshRequest;
+  }
+  const last = job.status?.lastPollTime ? Date.parse(job.status.lastPollTime) : Number.NaN;
+  return Number.isNaN(last) || now - last >= poll * 1000;
+}
+
+class PlanBuilder {
+  status: AnsibleJobStatus;
+  readonly events: KubeEvent[] = [];
+  createPod?: PodManifest;
+  deletePod?: string;
+  deleteJob = false;
+  private wakeAt: number[] = [];
+
+  constructor(
+    readonly observation: Observation,
+    private readonly original: AnsibleJobStatus,
+  ) {
+    this.status = { ...original };
+  }
+
+  get job() {
+    return this.observation.job;
+  }
+  get now() {
+    return this.observation.now;
+  }
+
+  wakeUpAt(ms: number | undefined) {
+    if (ms !== undefined) this.wakeAt.push(ms);
+  }
+
+  event(type: KubeEvent['type'], reason: string, message: string) {
+    this.events.push({ type, reason, message });
+  }
+
+  condition(type: string, status: Condition['status'], reason: string, message: string) {
+    this.status.conditions = setCondition(this.status.conditions, type, status, reason, message, this.now);
+  }
+
+  build(): Plan {
+    const changed = JSON.stringify(this.status) !== JSON.stringify(this.original);
+    const wake = this.wakeAt.length > 0 ? Math.max(0, Math.min(...this.wakeAt) - this.now) : undefined;
+    return {
+      ...(changed ? { status: this.status } : {}),
+      ...(this.createPod ? { createPod: this.createPod } : {}),
+      ...(this.deletePod ? { deletePod: this.deletePod } : {}),
+      ...(this.deleteJob ? { deleteJob: true } : {}),
+      events: this.events,
+      ...(wake !== undefined ? { requeueAfterMs: wake } : {}),
+    };
+  }
+}
+
+const TERMINAL_EVENT_TYPE: Record<Phase, KubeEvent['type']> = {
+  Pending: 'Normal',
+  Running: 'Normal',
+  Succeeded: 'Normal',
+  Failed: 'Warning',
+  TimedOut: 'Warning',
+  Cancelled: 'Warning',
+};
+
+function finish(plan: PlanBuilder, phase: Phase, reason: string, message: string, fields: Partial<AnsibleJobStatus> = {}) {
+  Object.assign(plan.status, fields, { phase, completionTime: iso(plan.now) });
+  plan.condition('Running', 'False', reason, message);
+  plan.condition('Finished', 'True', reason, message);
+  plan.event(TERMINAL_EVENT_TYPE[phase], phase, `${reason}: ${message}`);
+  scheduleTtl(plan);
+}
+
+function scheduleTtl(plan: PlanBuilder) {
+  const ttl = plan.job.spec.ttlSecondsAfterFinished;
+  const completed = plan.status.completionTime ? Date.parse(plan.status.completionTime) : Number.NaN;
+  if (ttl === undefined || Number.isNaN(completed)) return;
+  const due = completed + ttl * 1000;
+  if (plan.now >= due) plan.deleteJob = true;
+  else plan.wakeUpAt(due);
+}
+
+function launch(plan: PlanBuilder, attempt: number, why: string) {
+  const { job, now } = plan;
+  const startTime = plan.status.startTime ?? iso(now);
+  const budgetEnd = job.spec.async === undefined ? undefined : Date.parse(startTime) + job.spec.async * 1000;
+  const activeDeadline = budgetEnd === undefined ? undefined : Math.max(1, Math.ceil((budgetEnd - now) / 1000));
+  const built = buildWorkerPod(job, attempt, plan.observation.podOptions, activeDeadline);
+  if (!built.ok) {
+    finish(plan, 'Failed', 'PodTemplateRejected', `the pod would break the restricted pod security profile: ${built.violations.join('; ')}`);
+    return;
+  }
+  const podName = podNameFor(job.metadata.name, attempt);
+  Object.assign(plan.status, {
+    phase: 'Pending' satisfies Phase,
+    attempts: attempt,
+    podName,
+    startTime,
+    artifacts: artifactsLocation(job.spec, identFor(job.metadata.name, attempt)),
+  });
+  delete plan.status.podUID;
+  plan.condition('Launched', 'True', attempt === 1 ? 'PodCreated' : 'Retrying', `${why}: pod ${podName} (attempt ${attempt})`);
+  plan.event('Normal', 'Launched', `${why}: created pod ${podName} (attempt ${attempt})`);
+  plan.createPod = built.pod;
+  plan.wakeUpAt(budgetEnd);
+}
+
+function retryOrFail(plan: PlanBuilder, observation: Extract<PodObservation, { kind: 'interrupted' }>) {
+  const attempts = plan.status.attempts ?? 1;
+  const retriesUsed = attempts - 1;
+  plan.event('Warning', 'Interrupted', `${observation.reason}: ${observation.message}`);
+  plan.condition('Interrupted', 'True', observation.reason, `attempt ${attempts}: ${observation.message}`);
+  if (retriesUsed < plan.job.spec.backoffLimit) {
+    launch(plan, attempts + 1, `retry after ${observation.reason}`);
+    return;
+  }
+  finish(
+    plan,
+    'Failed',
+    'BackoffLimitExceeded',
+    `interrupted ${attempts} time(s), backoffLimit ${plan.job.spec.backoffLimit}; last: ${observation.reason}: ${observation.message}`,
+  );
+}
+
+function applyObservation(plan: PlanBuilder, pod: Pod, observed: PodObservation) {
+  const { status } = plan;
+  switch (observed.kind) {
+    case 'pending':
+      status.phase = 'Pending';
+      plan.wakeUpAt(observed.deadlineAt);
+      return;
+    case 'running':
+      if (status.phase !== 'Running') {
+        status.phase = 'Running';
+        plan.condition('Running', 'True', 'PodRunning', `pod ${pod.metadata.name} is running`);
+        plan.event('Normal', 'Running', `pod ${pod.metadata.name} is running on ${pod.spec?.nodeName ?? 'a node'}`);
+      }
+      if (observed.workerFinishedAt !== undefined) plan.wakeUpAt(observed.workerFinishedAt + PROCESS_GRACE_MS);
+      const poll = effectivePoll(plan.job.spec);
+      if (poll > 0) {
+        const last = status.lastPollTime ? Date.parse(status.lastPollTime) : plan.now;
+        plan.wakeUpAt(last + poll * 1000);
+      }
+      return;
+    case 'succeeded':
+      finish(plan, 'Succeeded', 'Completed', observed.message, { ...progressFields(observed.summary), rc: observed.rc });
+      return;
+    case 'failed':
+      finish(plan, 'Failed', observed.reason, observed.message, {
+        ...progressFields(observed.summary),
+        ...(observed.rc !== undefined ? { rc: observed.rc } : {}),
+      });
+      return;
+    case 'timedOut':
+      finish(plan, 'TimedOut', 'DeadlineExceeded', `async ${plan.job.spec.async}s exceeded: ${observed.message}`, progressFields(observed.summary));
+      return;
+    case 'interrupted':
+      retryOrFail(plan, observed);
+      return;
+    case 'cannotStart':
+      finish(plan, 'Failed', observed.reason, observed.message);
+      plan.deletePod = pod.metadata.name;
+      return;
+  }
+}
+
+function applyRefreshRequest(plan: PlanBuilder, document: StatusDocument | undefined) {
+  const { job, status, now } = plan;
+  if (document) {
+    Object.assign(status, progressFields(document), { lastPollTime: iso(now) });
+  }
+  const requested = job.metadata.annotations?.[ANNOTATION_REFRESH];
+  // Served even when there was nothing to fetch (pod not running yet), so a waiting
+  // `ajo status` sees its request answered with the status as it stands.
+  if (requested !== undefined && requested !== status.lastRefreshRequest) status.lastRefreshRequest = requested;
+}
+
+export function decide(observation: Observation): Plan {
+  const { job, pod, now } = observation;
+  const plan = new PlanBuilder(observation, job.status ?? {});
+  const { status } = plan;
+
+  if (job.metadata.deletionTimestamp) return plan.build();
+
+  if (isTerminal(status.phase)) {
+    // Finished jobs are never relaunched; only leftovers of a cancel or timeout are cleaned.
+    const leftover = pod && !pod.metadata.deletionTimestamp && !['Succeeded', 'Failed'].includes(pod.status?.phase ?? '');
+    if (leftover && (status.phase === 'Cancelled' || status.phase === 'TimedOut')) plan.deletePod = pod.metadata.name;
+    applyRefreshRequest(plan, undefined);
+    scheduleTtl(plan);
+    return plan.build();
+  }
+
+  status.jid ??= job.metadata.uid;
+  status.observedGeneration = job.metadata.generation ?? status.observedGeneration;
+  applyRefreshRequest(plan, observation.statusDocument);
+  const attempts = status.attempts ?? 0;
+
+  if (job.spec.suspend) {
+    if (attempts === 0) {
+      status.phase = 'Pending';
+      plan.condition('Suspended', 'True', 'Suspended', 'spec.suspend is true; the job will launch when it is false');
+      return plan.build();
+    }
+    finish(plan, 'Cancelled', 'Suspended', 'spec.suspend was set while the job was running');
+    if (pod && !pod.metadata.deletionTimestamp) plan.deletePod = pod.metadata.name;
+    return plan.build();
+  }
+  if (status.conditions?.some((condition) => condition.type === 'Suspended' && condition.status === 'True')) {
+    plan.condition('Suspended', 'False', 'Resumed', 'spec.suspend is false');
+  }
+
+  const deadline = asyncDeadline(job);
+  if (deadline !== undefined && now >= deadline) {
+    const fields = progressFields(observation.statusDocument);
+    finish(plan, 'TimedOut', 'DeadlineExceeded', `async ${job.spec.async}s exceeded`, fields);
+    if (pod && !pod.metadata.deletionTimestamp) plan.deletePod = pod.metadata.name;
+    return plan.build();
+  }
+  plan.wakeUpAt(deadline);
+
+  if (attempts === 0) {
+    launch(plan, 1, 'launch');
+    return plan.build();
+  }
+  if (!pod) {
+    if (status.podUID === undefined) {
+      // Launch was recorded but the pod was never seen: create it (again). The name is
+      // deterministic, so a pod that does exist makes this a harmless AlreadyExists.
+      const built = buildWorkerPod(job, attempts, observation.podOptions, deadline === undefined ? undefined : Math.max(1, Math.ceil((deadline - now) / 1000)));
+      if (built.ok) plan.createPod = built.pod;
+      return plan.build();
+    }
+    retryOrFail(plan, { kind: 'interrupted', reason: 'PodDeleted', message: `pod ${status.podName} was deleted` });
+    return plan.build();
+  }
+  if (pod.metadata.uid && status.podUID !== pod.metadata.uid) status.podUID = pod.metadata.uid;
+  applyObservation(plan, pod, classifyPod(pod, job.spec, now));
+  return plan.build();
+}

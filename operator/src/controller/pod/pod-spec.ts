@@ -1,0 +1,276 @@
+/**
+ * Builds the worker pod of one attempt of an AnsibleJob (DESIGN §3): a `worker` container
+ * that reads the payload file and appends the result stream to a file on a shared emptyDir,
+ * and a `process` sidecar that follows that file, writes artifacts and serves the status
+ * document. Pure: the same job and attempt always give the same pod.
+ */
+import {
+  ANNOTATION_PAYLOAD_SHA256,
+  API_VERSION,
+  KIND,
+  LABEL_ATTEMPT,
+  LABEL_JOB_NAME,
+  LABEL_JOB_UID,
+  LABEL_MANAGED_BY,
+  MANAGED_BY,
+  type AnsibleJobSpec,
+  type StoredAnsibleJob,
+} from '../api/ansible-job.js';
+import { mergeOver } from './merge.js';
+import type { JsonObject, PodManifest } from './pod-types.js';
+import { restrictedPolicyViolations } from './restricted-policy.js';
+
+export interface PodBuildOptions {
+  /** Image of the worker container when spec.image is unset. */
+  defaultImage: string;
+  /** Image of the process sidecar; it needs `ajo`, which an arbitrary EE image may lack. */
+  processImage: string;
+  /** Port of the sidecar's GET /status. */
+  statusPort: number;
+}
+
+export const RUNNER_UID = 1000;
+export const PAYLOAD_DIR = '/payload';
+export const SHARED_DIR = '/shared';
+export const WORKER_OUTPUT = `${SHARED_DIR}/worker.out`;
+export const STATUS_FILE = `${SHARED_DIR}/status.json`;
+export const ARTIFACTS_DIR = '/artifacts';
+export const PRIVATE_DATA_DIR = '/runner';
+export const HOME_DIR = '/home/ajo';
+export const TERMINATION_LOG = '/dev/termination-log';
+export const WORKER_CONTAINER = 'worker';
+export const PROCESS_CONTAINER = 'process';
+
+export function podNameFor(jobName: string, attempt: number): string {
+  return `${jobName}-${attempt}`;
+}
+
+/** The runner ident of an attempt: artifacts land in artifacts/<ident>/, one dir per attempt. */
+export function identFor(jobName: string, attempt: number): string {
+  return podNameFor(jobName, attempt);
+}
+
+export function payloadFile(spec: AnsibleJobSpec): string {
+  if (spec.payload.volume) return `${PAYLOAD_DIR}/${spec.payload.volume.path}`;
+  return `${PAYLOAD_DIR}/stream`;
+}
+
+export function artifactsLocation(spec: AnsibleJobSpec, ident: string): { volume: string; path: string } {
+  const claim = spec.artifacts?.claimName;
+  const subPath = spec.artifacts?.subPath;
+  const volume = claim ? `persistentVolumeClaim/${claim}` : 'emptyDir (deleted with the pod)';
+  return { volume, path: [subPath, 'artifacts', ident].filter(Boolean).join('/') };
+}
+
+function payloadVolume(spec: AnsibleJobSpec): JsonObject {
+  if (spec.payload.secret) {
+    return {
+      name: 'payload',
+      secret: {
+        secretName: spec.payload.secret.name,
+        items: [{ key: spec.payload.secret.key, path: 'stream' }],
+        defaultMode: 0o440,
+      },
+    };
+  }
+  if (spec.payload.volume) {
+    return { name: 'payload', persistentVolumeClaim: { claimName: spec.payload.volume.claimName, readOnly: true } };
+  }
+  throw new Error('spec.payload names neither a secret nor a volume');
+}
+
+function artifactsVolume(spec: AnsibleJobSpec): JsonObject {
+  const claim = spec.artifacts?.claimName;
+  return claim ? { name: 'artifacts', persistentVolumeClaim: { claimName: claim } } : { name: 'artifacts', emptyDir: {} };
+}
+
+/**
+ * The ansible-runner worker has no sha256 check of its own, so the shell does it first and,
+ * on a mismatch, writes the same error + eof frames ajo's worker would, so that the process
+ * sidecar stops instead of waiting for a stream that never comes.
+ */
+const ANSIBLE_RUNNER_SCRIPT = [
+  'if ! printf "%s  %s\\n" "$AJO_PAYLOAD_SHA256" "$AJO_PAYLOAD" | sha256sum -c - >/dev/null 2>&1; then',
+  `  printf '{"status": "error", "job_explanation": "payload sha256 mismatch: %s does not match spec.payload.sha256"}\\n{"eof": true}\\n' "$AJO_PAYLOAD" >> ${WORKER_OUTPUT}`,
+  '  exit 2',
+  'fi',
+  `exec ansible-runner worker --private-data-dir ${PRIVATE_DATA_DIR} < "$AJO_PAYLOAD" >> ${WORKER_OUTPUT}`,
+].join('\n');
+
+function workerCommand(spec: AnsibleJobSpec): string[] {
+  if (spec.worker === 'ansible-runner') return ['sh', '-c', ANSIBLE_RUNNER_SCRIPT];
+  return [
+    'ajo',
+    'worker',
+    '--input',
+    payloadFile(spec),
+    '--output',
+    WORKER_OUTPUT,
+    '--input-sha256',
+    spec.payload.sha256,
+    '--private-data-dir',
+    PRIVATE_DATA_DIR,
+  ];
+}
+
+const containerSecurityContext = (readOnlyRootFilesystem: boolean): JsonObject => ({
+  allowPrivilegeEscalation: false,
+  capabilities: { drop: ['ALL'] },
+  readOnlyRootFilesystem,
+  runAsNonRoot: true,
+});
+
+function workerContainer(spec: AnsibleJobSpec, options: PodBuildOptions): JsonObject {
+  const defaults: JsonObject = { requests: { cpu: '100m', memory: '128Mi' } };
+  const resources = spec.resources ? mergeOver(defaults, spec.resources as JsonObject) : defaults;
+  return {
+    name: WORKER_CONTAINER,
+    image: spec.image ?? options.defaultImage,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+    command: workerCommand(spec),
+    env: [
+      { name: 'HOME', value: HOME_DIR },
+      { name: 'AJO_PAYLOAD', value: payloadFile(spec) },
+      { name: 'AJO_PAYLOAD_SHA256', value: spec.payload.sha256 },
+    ],
+    resources,
+    // Ansible writes wherever a playbook says, so only the sidecar gets a read-only root.
+    securityContext: containerSecurityContext(false),
+    volumeMounts: [
+      { name: 'payload', mountPath: PAYLOAD_DIR, readOnly: true },
+      { name: 'shared', mountPath: SHARED_DIR },
+      { name: 'runner', mountPath: PRIVATE_DATA_DIR },
+      { name: 'home', mountPath: HOME_DIR },
+    ],
+    terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuildOptions): JsonObject {
+  const subPath = spec.artifacts?.subPath;
+  return {
+    name: PROCESS_CONTAINER,
+    image: options.processImage,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+    command: [
+      'ajo',
+      'process',
+      ARTIFACTS_DIR,
+      '--follow',
+      WORKER_OUTPUT,
+      '--ident',
+      ident,
+      '--status-port',
+      String(options.statusPort),
+      '--status-file',
+      STATUS_FILE,
+      '--termination-log',
+      TERMINATION_LOG,
+    ],
+    ports: [{ name: 'status', containerPort: options.statusPort, protocol: 'TCP' }],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+    securityContext: containerSecurityContext(true),
+    volumeMounts: [
+      { name: 'shared', mountPath: SHARED_DIR },
+      { name: 'artifacts', mountPath: ARTIFACTS_DIR, ...(subPath ? { subPath } : {}) },
+    ],
+    terminationMessagePath: TERMINATION_LOG,
+    terminationMessagePolicy: 'File',
+  };
+}
+
+export function jobLabels(job: StoredAnsibleJob): Record<string, string> {
+  return {
+    [LABEL_MANAGED_BY]: MANAGED_BY,
+    [LABEL_JOB_NAME]: job.metadata.name,
+    [LABEL_JOB_UID]: job.metadata.uid,
+  };
+}
+
+export function ownerReferenceTo(job: StoredAnsibleJob): JsonObject {
+  return {
+    apiVersion: API_VERSION,
+    kind: KIND,
+    name: job.metadata.name,
+    uid: job.metadata.uid,
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
+
+export function defaultWorkerPod(
+  job: StoredAnsibleJob,
+  attempt: number,
+  options: PodBuildOptions,
+  activeDeadlineSeconds: number | undefined,
+): PodManifest {
+  const { spec } = job;
+  const name = podNameFor(job.metadata.name, attempt);
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: job.metadata.namespace,
+      labels: { ...jobLabels(job), [LABEL_ATTEMPT]: String(attempt) },
+      annotations: { [ANNOTATION_PAYLOAD_SHA256]: spec.payload.sha256 },
+      ownerReferences: [ownerReferenceTo(job)],
+    },
+    spec: {
+      restartPolicy: 'Never',
+      automountServiceAccountToken: false,
+      enableServiceLinks: false,
+      ...(spec.serviceAccountName ? { serviceAccountName: spec.serviceAccountName } : {}),
+      ...(activeDeadlineSeconds !== undefined ? { activeDeadlineSeconds } : {}),
+      terminationGracePeriodSeconds: 30,
+      securityContext: {
+        runAsNonRoot: true,
+        runAsUser: RUNNER_UID,
+        runAsGroup: RUNNER_UID,
+        fsGroup: RUNNER_UID,
+        seccompProfile: { type: 'RuntimeDefault' },
+      },
+      containers: [workerContainer(spec, options), processContainer(spec, identFor(job.metadata.name, attempt), options)],
+      volumes: [
+        payloadVolume(spec),
+        { name: 'shared', emptyDir: {} },
+        { name: 'runner', emptyDir: {} },
+        { name: 'home', emptyDir: {} },
+        artifactsVolume(spec),
+      ],
+    },
+  };
+}
+
+export type WorkerPodResult = { ok: true; pod: PodManifest } | { ok: false; violations: string[] };
+
+/**
+ * The default pod with spec.podTemplate merged over it. Containers the template adds get the
+ * same hardened securityContext defaults; the result must pass the restricted profile.
+ */
+export function buildWorkerPod(
+  job: StoredAnsibleJob,
+  attempt: number,
+  options: PodBuildOptions,
+  activeDeadlineSeconds?: number,
+): WorkerPodResult {
+  const base = defaultWorkerPod(job, attempt, options, activeDeadlineSeconds);
+  const template = job.spec.podTemplate;
+  if (!template) return { ok: true, pod: base };
+
+  const metadata = {
+    ...base.metadata,
+    labels: { ...template.metadata?.labels, ...base.metadata.labels },
+    annotations: { ...template.metadata?.annotations, ...(base.metadata.annotations as Record<string, string>) },
+  };
+  const mergedSpec = mergeOver(base.spec, (template.spec ?? {}) as JsonObject);
+  const containers = mergedSpec.containers.map((container) => ({
+    ...container,
+    securityContext: mergeOver(containerSecurityContext(false), (container.securityContext ?? {}) as JsonObject),
+  }));
+  // Invariants a template may not change: one attempt per pod, never restarted in place.
+  const spec = { ...mergedSpec, containers, restartPolicy: 'Never' };
+  const violations = restrictedPolicyViolations(spec);
+  if (violations.length > 0) return { ok: false, violations };
+  return { ok: true, pod: { ...base, metadata, spec } };
+}

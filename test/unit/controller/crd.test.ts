@@ -1,0 +1,68 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod/v4';
+import { AnsibleJobSpec, effectivePoll } from '../../../operator/src/controller/api/ansible-job.js';
+import { buildCrd, toStructuralSchema } from '../../../operator/src/controller/api/crd.js';
+import { CRD_FILE, renderCrdYaml } from '../../../operator/src/controller/api/generate-crd.js';
+
+describe('AnsibleJob CRD', () => {
+  test('the committed CRD is exactly what the zod source generates', () => {
+    const committed = readFileSync(new URL(`../../../${CRD_FILE}`, import.meta.url), 'utf8');
+    expect(committed).toBe(renderCrdYaml());
+  });
+
+  const version = () => (buildCrd().spec.versions as any[])[0];
+  const specSchema = () => version().schema.openAPIV3Schema.properties.spec;
+
+  test('names, status subresource, printer columns', () => {
+    const crd = buildCrd();
+    expect(crd.metadata.name).toBe('ansiblejobs.ajo.dev');
+    expect(crd.spec.names).toMatchObject({ kind: 'AnsibleJob', shortNames: ['ajob'], categories: ['ajo'] });
+    expect(version().subresources).toEqual({ status: {} });
+    expect(version().additionalPrinterColumns.map((c: any) => c.name)).toEqual(
+      expect.arrayContaining(['Phase', 'RC', 'OK', 'Changed', 'Failed', 'Age']),
+    );
+  });
+
+  test('CEL rules for the constraints a schema cannot express', () => {
+    const spec = specSchema();
+    expect(spec['x-kubernetes-validations']).toEqual([{ rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' }]);
+    expect(spec.properties.payload['x-kubernetes-validations'][0].rule).toBe('has(self.secret) != has(self.volume)');
+    expect(spec.properties.payload.properties.sha256.pattern).toBe('^[a-f0-9]{64}$');
+    expect(spec.required).toEqual(['payload']);
+  });
+
+  test('defaults in the CRD are the zod defaults', () => {
+    const parsed = AnsibleJobSpec.parse({ payload: { secret: { name: 'p' }, sha256: 'a'.repeat(64) } });
+    const props = specSchema().properties;
+    for (const field of ['worker', 'backoffLimit', 'pendingTimeout', 'imagePullBackOffTimeout', 'suspend'] as const) {
+      expect(props[field].default).toEqual(parsed[field]);
+    }
+  });
+
+  test('podTemplate.spec is an open object; resources are int-or-string maps', () => {
+    const props = specSchema().properties;
+    expect(props.podTemplate.properties.spec).toMatchObject({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true });
+    expect(props.podTemplate.properties.spec.additionalProperties).toBeUndefined();
+    expect(props.resources.properties.limits.additionalProperties).toEqual({ 'x-kubernetes-int-or-string': true });
+  });
+
+  test('the converter refuses constructs it cannot express structurally', () => {
+    const tuple = z.toJSONSchema(z.object({ t: z.tuple([z.string(), z.number()]) })) as Record<string, unknown>;
+    expect(() => toStructuralSchema(tuple)).toThrow(/prefixItems|tuple/);
+    const union = z.toJSONSchema(z.object({ u: z.union([z.string(), z.boolean(), z.number()]) })) as Record<string, unknown>;
+    expect(() => toStructuralSchema(union)).toThrow(/\$\.properties?\.?u|\$\.u: only two-way anyOf/);
+  });
+
+  test('the zod schema rejects what admission rejects', () => {
+    const base = { payload: { secret: { name: 'p' }, sha256: 'a'.repeat(64) } };
+    expect(AnsibleJobSpec.safeParse({ ...base, payload: { sha256: 'a'.repeat(64) } }).success).toBe(false);
+    expect(AnsibleJobSpec.safeParse({ ...base, async: 5, poll: 10 }).success).toBe(false);
+    expect(AnsibleJobSpec.safeParse({ ...base, async: 5, poll: 5 }).success).toBe(true);
+    const asyncOnly = AnsibleJobSpec.parse({ ...base, async: 5 });
+    expect(effectivePoll(asyncOnly)).toBe(5);
+    expect(effectivePoll(AnsibleJobSpec.parse(base))).toBe(10);
+    expect(AnsibleJobSpec.safeParse({ ...base, payload: { ...base.payload, sha256: 'XYZ' } }).success).toBe(false);
+    expect(AnsibleJobSpec.safeParse({ ...base, worker: 'bash' }).success).toBe(false);
+    expect(AnsibleJobSpec.safeParse({ ...base, backoffLimit: -1 }).success).toBe(false);
+  });
+});

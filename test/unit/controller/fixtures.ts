@@ -1,0 +1,44 @@
+import type { StoredAnsibleJob } from '../../../operator/src/controller/api/ansible-job.js';
+import { AnsibleJobSpec } from '../../../operator/src/controller/api/ansible-job.js';
+import type { Pod } from '../../../operator/src/controller/pod/pod-types.js';
+import type { PodBuildOptions } from '../../../operator/src/controller/pod/pod-spec.js';
+
+export const SHA = 'a'.repeat(64);
+export const T0 = Date.parse('2026-01-01T00:00:00Z');
+export const podOptions: PodBuildOptions = { defaultImage: 'ajo-runner:0.1.0', processImage: 'ajo-runner:0.1.0', statusPort: 8765 };
+
+export function makeJob(spec: Record<string, unknown> = {}, status?: StoredAnsibleJob['status'], meta: Record<string, unknown> = {}): StoredAnsibleJob {
+  return {
+    apiVersion: 'ajo.dev/v1alpha1',
+    kind: 'AnsibleJob',
+    metadata: { name: 'demo', namespace: 'ns', uid: 'uid-1', resourceVersion: '1', generation: 1, creationTimestamp: new Date(T0).toISOString(), ...meta },
+    spec: AnsibleJobSpec.parse({ payload: { secret: { name: 'demo-payload' }, sha256: SHA }, ...spec }),
+    ...(status ? { status } : {}),
+  };
+}
+
+type ContainerStatuses = NonNullable<NonNullable<Pod['status']>['containerStatuses']>;
+export function makePod(phase: string, extra: { reason?: string; containerStatuses?: ContainerStatuses; created?: number; deletion?: boolean; conditions?: { type: string; status: string; reason?: string }[] } = {}): Pod {
+  return {
+    metadata: {
+      name: 'demo-1',
+      namespace: 'ns',
+      uid: 'pod-uid-1',
+      creationTimestamp: new Date(extra.created ?? T0).toISOString(),
+      ...(extra.deletion ? { deletionTimestamp: new Date(T0 + 1000).toISOString() } : {}),
+    },
+    spec: { nodeName: 'node-a' },
+    status: {
+      phase,
+      podIP: '10.0.0.5',
+      ...(extra.reason ? { reason: extra.reason } : {}),
+      ...(extra.containerStatuses ? { containerStatuses: extra.containerStatuses } : {}),
+      ...(extra.conditions ? { conditions: extra.conditions } : {}),
+    },
+  };
+}
+
+export const terminated = (name: string, exitCode: number, reason = exitCode === 0 ? 'Completed' : 'Error', message?: string) => ({
+  name,
+  state: { terminated: { exitCode, reason, finishedAt: new Date(T0 + 5000).toISOString(), ...(message ? { message } : {}) } },
+});

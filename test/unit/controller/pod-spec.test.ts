@@ -1,0 +1,103 @@
+import { buildWorkerPod, podNameFor } from '../../../operator/src/controller/pod/pod-spec.js';
+import { restrictedPolicyViolations } from '../../../operator/src/controller/pod/restricted-policy.js';
+import { makeJob, podOptions, SHA } from './fixtures.js';
+
+const containerNamed = (pod: any, name: string) => pod.spec.containers.find((c: any) => c.name === name);
+
+describe('worker pod', () => {
+  test('deterministic name, labels and ownerReference tie it to its job', () => {
+    const built = buildWorkerPod(makeJob(), 2, podOptions);
+    if (!built.ok) throw new Error(built.violations.join());
+    expect(built.pod.metadata.name).toBe('demo-2');
+    expect(podNameFor('demo', 2)).toBe('demo-2');
+    expect(built.pod.metadata.labels).toMatchObject({ 'ajo.dev/job-name': 'demo', 'ajo.dev/job-uid': 'uid-1', 'ajo.dev/attempt': '2' });
+    expect(built.pod.metadata.ownerReferences).toEqual([
+      { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', name: 'demo', uid: 'uid-1', controller: true, blockOwnerDeletion: true },
+    ]);
+    expect(buildWorkerPod(makeJob(), 2, podOptions)).toEqual(built);
+  });
+
+  test('secure defaults: non-root, no token, no privilege, restricted profile clean', () => {
+    const built = buildWorkerPod(makeJob(), 1, podOptions);
+    if (!built.ok) throw new Error('unexpected');
+    const spec = built.pod.spec as any;
+    expect(spec.restartPolicy).toBe('Never');
+    expect(spec.automountServiceAccountToken).toBe(false);
+    expect(spec.securityContext).toMatchObject({ runAsNonRoot: true, seccompProfile: { type: 'RuntimeDefault' } });
+    for (const container of spec.containers) {
+      expect(container.securityContext).toMatchObject({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect(container.resources.requests).toBeDefined();
+    }
+    expect(restrictedPolicyViolations(spec)).toEqual([]);
+  });
+
+  test('worker reads the mounted payload and appends to the shared file; process follows it', () => {
+    const built = buildWorkerPod(makeJob({ async: 60 }), 1, podOptions, 42);
+    if (!built.ok) throw new Error('unexpected');
+    const worker = containerNamed(built.pod, 'worker');
+    expect(worker.command).toEqual(['ajo', 'worker', '--input', '/payload/stream', '--output', '/shared/worker.out', '--input-sha256', SHA, '--private-data-dir', '/runner']);
+    const processContainer = containerNamed(built.pod, 'process');
+    expect(processContainer.command.slice(0, 6)).toEqual(['ajo', 'process', '/artifacts', '--follow', '/shared/worker.out', '--ident']);
+    expect(processContainer.command).toContain('--status-port');
+    expect(processContainer.terminationMessagePolicy).toBe('File');
+    expect((built.pod.spec as any).activeDeadlineSeconds).toBe(42);
+    const volumes = (built.pod.spec as any).volumes;
+    expect(volumes.find((v: any) => v.name === 'payload').secret).toMatchObject({ secretName: 'demo-payload', items: [{ key: 'stream', path: 'stream' }] });
+    expect(volumes.find((v: any) => v.name === 'artifacts')).toEqual({ name: 'artifacts', emptyDir: {} });
+  });
+
+  test('ansible-runner worker checks the sha256 in the shell before running', () => {
+    const built = buildWorkerPod(makeJob({ worker: 'ansible-runner', image: 'quay.io/ee:1', payload: { volume: { claimName: 'big', path: 'jobs/x.stream' }, sha256: SHA }, artifacts: { claimName: 'arts', subPath: 'team' } }), 1, podOptions);
+    if (!built.ok) throw new Error('unexpected');
+    const worker = containerNamed(built.pod, 'worker');
+    expect(worker.image).toBe('quay.io/ee:1');
+    expect(worker.command[0]).toBe('sh');
+    expect(worker.command[2]).toContain('sha256sum -c');
+    expect(worker.command[2]).toContain('ansible-runner worker --private-data-dir /runner < "$AJO_PAYLOAD" >> /shared/worker.out');
+    expect(worker.env).toContainEqual({ name: 'AJO_PAYLOAD', value: '/payload/jobs/x.stream' });
+    expect(containerNamed(built.pod, 'process').image).toBe(podOptions.processImage);
+    const volumes = (built.pod.spec as any).volumes;
+    expect(volumes.find((v: any) => v.name === 'payload')).toEqual({ name: 'payload', persistentVolumeClaim: { claimName: 'big', readOnly: true } });
+    expect(containerNamed(built.pod, 'process').volumeMounts).toContainEqual({ name: 'artifacts', mountPath: '/artifacts', subPath: 'team' });
+  });
+
+  test('podTemplate merges by name and cannot weaken the pod', () => {
+    const merged = buildWorkerPod(
+      makeJob({
+        resources: { limits: { memory: '1Gi' } },
+        podTemplate: {
+          metadata: { labels: { team: 'ops', 'ajo.dev/job-uid': 'spoofed' } },
+          spec: { nodeSelector: { disk: 'ssd' }, restartPolicy: 'Always', containers: [{ name: 'worker', env: [{ name: 'EXTRA', value: '1' }] }, { name: 'helper', image: 'busybox' }] },
+        },
+      }),
+      1,
+      podOptions,
+    );
+    if (!merged.ok) throw new Error(merged.violations.join());
+    const spec = merged.pod.spec as any;
+    expect(spec.nodeSelector).toEqual({ disk: 'ssd' });
+    expect(spec.restartPolicy).toBe('Never');
+    expect(merged.pod.metadata.labels).toMatchObject({ team: 'ops', 'ajo.dev/job-uid': 'uid-1' });
+    const worker = containerNamed(merged.pod, 'worker');
+    expect(worker.command[1]).toBe('worker');
+    expect(worker.env.map((e: any) => e.name)).toEqual(['HOME', 'AJO_PAYLOAD', 'AJO_PAYLOAD_SHA256', 'EXTRA']);
+    expect(worker.resources).toEqual({ requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '1Gi' } });
+    expect(containerNamed(merged.pod, 'helper').securityContext).toMatchObject({ allowPrivilegeEscalation: false });
+
+    const escalated = buildWorkerPod(
+      makeJob({ podTemplate: { spec: { hostNetwork: true, volumes: [{ name: 'host', hostPath: { path: '/' } }], containers: [{ name: 'worker', securityContext: { privileged: true, runAsUser: 0 } }] } } }),
+      1,
+      podOptions,
+    );
+    expect(escalated.ok).toBe(false);
+    if (escalated.ok) return;
+    expect(escalated.violations).toEqual(
+      expect.arrayContaining([
+        'spec.hostNetwork must not be true',
+        'spec.volumes[host] must not be a hostPath',
+        'spec.containers[worker].securityContext.privileged must not be true',
+        'spec.containers[worker] must not run as user 0',
+      ]),
+    );
+  });
+});
