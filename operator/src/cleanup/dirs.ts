@@ -1,0 +1,167 @@
+// Directory cleanup with the semantics of `ansible-runner worker cleanup
+// --file-pattern` (2.3.1), minus its bugs: the pid liveness test is the right
+// way round, dangerous matches are refused more broadly, symlinks are never
+// followed, and ident names from artifacts/ are not used as glob patterns.
+import { lstat, readdir } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { pythonGlob } from './glob.js';
+import { pidFileState } from './liveness.js';
+import { checkPattern, protectedPaths, type Refusal } from './safety.js';
+import { removeTree } from './tree.js';
+
+export const GRACE_PERIOD_DEFAULT_MINUTES = 60;
+
+/** ansible_runner.defaults.registry_auth_prefix */
+const REGISTRY_AUTH_PREFIX = 'ansible_runner_registry_';
+/** tempfile.mkdtemp's random suffix: 8 characters of [a-z0-9_]. */
+const MKDTEMP_SUFFIX = /^[a-z0-9_]{8}$/;
+
+export interface DirCleanupOptions {
+  /** A Python glob (see glob.ts), absolute or relative to cwd. */
+  pattern: string;
+  /** Matches whose path contains any of these substrings are kept. */
+  excludeStrings?: readonly string[];
+  /** Keep dirs modified less than this many minutes ago; 0 disables the age filter. */
+  gracePeriodMinutes?: number;
+  /** List what would be removed, remove nothing. */
+  dryRun?: boolean;
+  now?: Date;
+  cwd?: string;
+  /** Where ansible-runner made its registry auth dirs (its gettempdir()). */
+  tempDir?: string;
+  /** Receives the progress lines ansible-runner prints (and dry-run's "Would remove" lines). */
+  log?: (line: string) => void;
+}
+
+export type SkipReason = 'excluded' | 'within-grace-period' | 'live-process' | 'not-a-directory' | 'symlink' | 'vanished';
+
+export interface RemovedDir {
+  path: string;
+  bytes: number;
+  registryAuthDirs: string[];
+}
+
+export interface SkippedPath {
+  path: string;
+  reason: SkipReason;
+  detail: string;
+}
+
+export interface CleanupFailure {
+  path: string;
+  message: string;
+}
+
+export interface DirCleanupReport {
+  pattern: string;
+  dryRun: boolean;
+  /** Set when the pattern was refused; then nothing was removed. */
+  refusal?: Refusal;
+  /** Removed dirs (with dryRun: the ones that would be removed). */
+  removed: RemovedDir[];
+  skipped: SkippedPath[];
+  errors: CleanupFailure[];
+  /** Bytes freed by removed dirs and their registry auth dirs (with dryRun: would be freed). */
+  bytesFreed: number;
+  /** True when something was actually deleted (never with dryRun). */
+  changed: boolean;
+}
+
+type Verdict = { remove: true } | { remove: false; reason: SkipReason; detail: string };
+
+async function judge(match: string, onDisk: string, opts: Required<Pick<DirCleanupOptions, 'excludeStrings' | 'gracePeriodMinutes'>> & { now: Date }): Promise<Verdict> {
+  const excludedBy = opts.excludeStrings.find((s) => match.includes(s));
+  if (excludedBy !== undefined) return { remove: false, reason: 'excluded', detail: `path contains '${excludedBy}'` };
+  let st;
+  try {
+    st = await lstat(onDisk);
+  } catch {
+    return { remove: false, reason: 'vanished', detail: 'no longer exists' };
+  }
+  if (st.isSymbolicLink()) return { remove: false, reason: 'symlink', detail: 'symlinks are never followed or removed' };
+  if (!st.isDirectory()) return { remove: false, reason: 'not-a-directory', detail: 'only directories are removed' };
+  if (opts.gracePeriodMinutes > 0) {
+    const cutoff = opts.now.getTime() - opts.gracePeriodMinutes * 60_000;
+    if (st.mtimeMs > cutoff) {
+      return { remove: false, reason: 'within-grace-period', detail: `modified ${new Date(st.mtimeMs).toISOString()}, after ${new Date(cutoff).toISOString()}` };
+    }
+  }
+  const pid = pidFileState(onDisk);
+  if (pid.kind === 'alive') return { remove: false, reason: 'live-process', detail: `pid ${pid.pid} is running` };
+  return { remove: true };
+}
+
+/** `<tempDir>/ansible_runner_registry_<ident>_XXXXXXXX` dirs for every `<dir>/artifacts/<ident>`. */
+async function registryAuthDirs(dir: string, tempDir: string): Promise<string[]> {
+  let idents: string[];
+  let tempEntries: string[];
+  try {
+    idents = await readdir(path.join(dir, 'artifacts'));
+    tempEntries = await readdir(tempDir);
+  } catch {
+    return [];
+  }
+  const found: string[] = [];
+  for (const ident of idents) {
+    const prefix = `${REGISTRY_AUTH_PREFIX}${ident}_`;
+    for (const name of tempEntries) {
+      if (!name.startsWith(prefix) || !MKDTEMP_SUFFIX.test(name.slice(prefix.length))) continue;
+      const candidate = path.join(tempDir, name);
+      const st = await lstat(candidate).catch(() => undefined);
+      if (st?.isDirectory()) found.push(candidate);
+    }
+  }
+  return found.sort();
+}
+
+function validateGracePeriod(minutes: number): void {
+  if (!Number.isInteger(minutes) || minutes < 0) throw new RangeError(`grace period must be a non-negative integer number of minutes, got ${minutes}`);
+}
+
+export async function cleanupDirs(options: DirCleanupOptions): Promise<DirCleanupReport> {
+  const gracePeriodMinutes = options.gracePeriodMinutes ?? GRACE_PERIOD_DEFAULT_MINUTES;
+  validateGracePeriod(gracePeriodMinutes);
+  const cwd = options.cwd ?? process.cwd();
+  const tempDir = options.tempDir ?? tmpdir();
+  const dryRun = options.dryRun ?? false;
+  const log = options.log ?? (() => {});
+  const report: DirCleanupReport = { pattern: options.pattern, dryRun, removed: [], skipped: [], errors: [], bytesFreed: 0, changed: false };
+
+  const matches = pythonGlob(options.pattern, cwd);
+  const refusal = checkPattern(options.pattern, matches, cwd, protectedPaths(tempDir));
+  if (refusal) return { ...report, refusal };
+
+  const criteria = { excludeStrings: options.excludeStrings ?? [], gracePeriodMinutes, now: options.now ?? new Date() };
+  for (const match of matches) {
+    const onDisk = path.resolve(cwd, match);
+    const verdict = await judge(match, onDisk, criteria);
+    if (!verdict.remove) {
+      if (verdict.reason === 'live-process') log(`Excluding running project ${match} from cleanup`);
+      report.skipped.push({ path: match, reason: verdict.reason, detail: verdict.detail });
+      continue;
+    }
+    try {
+      const removed = await removePrivateDataDir(match, onDisk, tempDir, dryRun, log);
+      report.removed.push(removed);
+      report.bytesFreed += removed.bytes;
+    } catch (err) {
+      report.errors.push({ path: match, message: (err as Error).message });
+    }
+  }
+  report.changed = !dryRun && report.removed.length > 0;
+  return report;
+}
+
+async function removePrivateDataDir(match: string, onDisk: string, tempDir: string, dryRun: boolean, log: (line: string) => void): Promise<RemovedDir> {
+  const registryDirs = await registryAuthDirs(onDisk, tempDir);
+  let bytes = 0;
+  for (const registryDir of registryDirs) {
+    bytes += (await removeTree(registryDir, dryRun)).bytes;
+    log(`${dryRun ? 'Would remove' : 'Removed'} associated registry auth dir ${registryDir}`);
+  }
+  bytes += (await removeTree(onDisk, dryRun)).bytes;
+  if (dryRun) log(`Would remove private data dir ${match}`);
+  return { path: match, bytes, registryAuthDirs: registryDirs };
+}

@@ -1,0 +1,120 @@
+// Which glob matches a cleanup run must refuse to touch. ansible-runner only
+// refuses matches that ARE one of a handful of system dirs, so `/etc/*` or
+// `/var/*` pass its check; here the whole OS trees are off limits, the data
+// roots and their direct children are protected, and a match may never
+// resolve outside the literal directory its pattern starts from.
+import { realpathSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { hasMagic } from './glob.js';
+
+/** The list ansible-runner 2.3.1 protects (plus the tmp dir, added at runtime). */
+const RUNNER_SYSTEM_DIRS = ['/', '/bin', '/dev', '/home', '/lib', '/mnt', '/proc', '/run', '/sys', '/usr', '/boot', '/etc', '/opt', '/sbin', '/var'];
+
+/** Trees owned by the OS: nothing at or below them is ever a private data dir. */
+const OS_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/sbin', '/sys', '/usr'];
+
+/** Roots whose direct children belong to users or services (/home/alice, /var/lib, /opt/app). */
+const DATA_ROOTS = ['/', '/home', '/mnt', '/opt', '/root', '/run', '/srv', '/var'];
+
+export type RefusalKind = 'system-path' | 'parent-segment' | 'outside-base';
+
+export interface Refusal {
+  kind: RefusalKind;
+  /** Offending paths as the glob produced them (for outside-base: `path -> realpath`). */
+  paths: string[];
+  /** The message printed to stderr before exiting 1. */
+  message: string;
+}
+
+function resolveOrSelf(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
+}
+
+function withResolved(dirs: readonly string[]): Set<string> {
+  return new Set(dirs.flatMap((d) => [d, resolveOrSelf(d)]));
+}
+
+function isAncestorOrSelf(ancestor: string, p: string): boolean {
+  if (ancestor === p) return true;
+  const prefix = ancestor.endsWith('/') ? ancestor : `${ancestor}/`;
+  return p.startsWith(prefix);
+}
+
+export interface ProtectedPaths {
+  /** Exact paths a match may not be (system dirs, tmp dirs) - and none of their ancestors. */
+  exact: Set<string>;
+  osTrees: Set<string>;
+  dataRoots: Set<string>;
+}
+
+export function protectedPaths(tempDir: string = tmpdir()): ProtectedPaths {
+  const tempDirs = [...new Set([tempDir, '/tmp', '/var/tmp'])];
+  return {
+    exact: withResolved([...RUNNER_SYSTEM_DIRS, ...tempDirs]),
+    osTrees: withResolved(OS_TREES),
+    dataRoots: withResolved(DATA_ROOTS),
+  };
+}
+
+/** Why the resolved path `real` is a system path, or undefined when it is not one. */
+export function systemPathReason(real: string, guard: ProtectedPaths): string | undefined {
+  for (const p of guard.exact) {
+    if (isAncestorOrSelf(real, p)) return real === p ? `is ${p}` : `is an ancestor of ${p}`;
+  }
+  for (const tree of guard.osTrees) {
+    if (isAncestorOrSelf(tree, real)) return `is inside ${tree}`;
+  }
+  const parent = path.dirname(real);
+  if (guard.dataRoots.has(parent)) return `is a direct child of ${parent}`;
+  return undefined;
+}
+
+/** The directory a pattern starts from: its segments before the first wildcard. */
+export function patternBase(pattern: string, cwd: string): string {
+  const absolute = path.isAbsolute(pattern) ? pattern : path.join(cwd, pattern);
+  const segments = absolute.split('/');
+  const firstMagic = segments.findIndex((s) => hasMagic(s));
+  // A literal pattern names the dir itself; its base is the parent.
+  const literal = firstMagic === -1 ? segments.filter((s, i) => s !== '' || i === 0).slice(0, -1) : segments.slice(0, firstMagic);
+  return path.resolve('/', ...literal);
+}
+
+const SAFETY_TRAILER = 'Refusing to continue for user system safety.';
+
+/**
+ * Check a pattern and its glob matches before anything is deleted. Returns
+ * the first refusal, so nothing is removed when any match is dangerous.
+ */
+export function checkPattern(pattern: string, matches: readonly string[], cwd: string, guard: ProtectedPaths): Refusal | undefined {
+  const bad = matches.filter((m) => systemPathReason(resolveOrSelf(path.resolve(cwd, m)), guard) !== undefined);
+  if (bad.length > 0) {
+    // Same text as ansible-runner, which joins the paths with spaces.
+    return { kind: 'system-path', paths: bad, message: `Provided pattern could result in deleting system folders:\n${bad.join(' ')}\n${SAFETY_TRAILER}` };
+  }
+  if (pattern.split('/').includes('..')) {
+    return {
+      kind: 'parent-segment',
+      paths: [pattern],
+      message: `Provided pattern contains a '..' path segment: ${pattern}\n${SAFETY_TRAILER}`,
+    };
+  }
+  const base = resolveOrSelf(patternBase(pattern, cwd));
+  const escapes = matches
+    .map((m) => ({ match: m, real: resolveOrSelf(path.resolve(cwd, m)) }))
+    .filter(({ real }) => real === base || !isAncestorOrSelf(base, real))
+    .map(({ match, real }) => `${match} -> ${real}`);
+  if (escapes.length > 0) {
+    return {
+      kind: 'outside-base',
+      paths: escapes,
+      message: `Provided pattern matches paths that resolve outside ${base}:\n${escapes.join('\n')}\n${SAFETY_TRAILER}`,
+    };
+  }
+  return undefined;
+}
