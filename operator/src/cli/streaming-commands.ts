@@ -15,8 +15,6 @@ import { StatusPublisher } from '../artifacts/status-publisher.js';
 import type { StatusDocument } from '../artifacts/status-document.js';
 import { DEFAULT_UNPACK_LIMITS, type UnpackLimits } from '../protocol/zip.js';
 import { transmit, type TransmitOptions } from '../streaming/transmit.js';
-import { run } from '../streaming/run.js';
-import { worker } from '../streaming/worker.js';
 import { UsageError } from './errors.js';
 
 const EXIT_BAD_INPUT = 1;
@@ -209,6 +207,8 @@ export function registerStreamingCommands(program: Command): Command {
     const input = flags.input ? createReadStream(flags.input) : process.stdin;
     const output = flags.output ? createWriteStream(flags.output, { flags: 'a', mode: 0o600 }) : process.stdout;
     const controller = cancelOnSignals();
+    // Loaded on demand: the job runner pulls in node-pty, which transmit and process never need.
+    const { worker } = await import('../streaming/worker.js');
     const result = await worker(input, output, {
       privateDataDir: flags.privateDataDir,
       delete: flags.delete,
@@ -272,6 +272,7 @@ export function registerStreamingCommands(program: Command): Command {
   ).action(async (dir: string, flags: RunFlags & { quiet?: boolean }) => {
     const options = await toTransmitOptions(dir, flags);
     const controller = cancelOnSignals();
+    const { run } = await import('../streaming/run.js');
     const result = await run({ ...options, display: flags.quiet ? undefined : process.stdout, signal: controller.signal });
     process.stderr.write(summaryLine(result.process.document) + '\n');
     if (!result.worker.ok) process.stderr.write(`ajo run: ${result.worker.explanation}\n`);

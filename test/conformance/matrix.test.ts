@@ -1,0 +1,146 @@
+/**
+ * Conformance: every combination of {ajo, ansible-runner} for each of
+ * transmit, worker and process must agree with the all-ansible-runner
+ * pipeline on rc, status, the event sequence and the artifact file set.
+ */
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture } from '../helpers/fixtures.js';
+import { ALL_COMBOS, comboName, foldRepeats, normaliseText, outline, pythonAvailable, runPipeline, type PipelineOutcome } from './pipeline.js';
+
+interface Case {
+  name: string;
+  dataDir: () => string;
+  playbook: string;
+  /** Polls and retries repeat as timing dictates; compare with repeats folded. */
+  timingSensitive?: boolean;
+  /** Module output depends on the machine's state: compare the run's outline only. */
+  volatileOutput?: boolean;
+  expect: { rc: string; status: string };
+}
+
+const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
+
+function madeDataDir(playbook: string, body: string, extra: Record<string, string> = {}): () => string {
+  return () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-case-'));
+    mkdirSync(path.join(dir, 'project'));
+    mkdirSync(path.join(dir, 'inventory'));
+    writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
+    writeFileSync(path.join(dir, 'project', playbook), body);
+    for (const [file, content] of Object.entries(extra)) {
+      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
+      writeFileSync(path.join(dir, file), content);
+    }
+    return dir;
+  };
+}
+
+const fixtureDir = (...parts: string[]) => () => fixture(...parts);
+
+const CASES: Case[] = [
+  { name: 'demo fixture (async, poll 0, async_status, fact cache)', dataDir: fixtureDir('demo'), playbook: 'test.yml', timingSensitive: true, volatileOutput: true, expect: { rc: '0', status: 'successful' } },
+  { name: 'task failure', dataDir: fixtureDir('cases', 'task_failure', 'input'), playbook: 'fail.yml', expect: { rc: '2', status: 'failed' } },
+  { name: 'unreachable host', dataDir: fixtureDir('cases', 'unreachable', 'input'), playbook: 'unreachable.yml', expect: { rc: '4', status: 'failed' } },
+  { name: 'missing playbook', dataDir: fixtureDir('cases', 'missing_playbook', 'input'), playbook: 'does_not_exist.yml', expect: { rc: '1', status: 'failed' } },
+  { name: 'syntax error', dataDir: fixtureDir('cases', 'syntax_error', 'input'), playbook: 'bad.yml', expect: { rc: '4', status: 'failed' } },
+  { name: 'job timeout (env/settings job_timeout)', dataDir: fixtureDir('cases', 'job_timeout', 'input'), playbook: 'slow.yml', expect: { rc: '254', status: 'timeout' } },
+  { name: 'many events (2,006)', dataDir: fixtureDir('cases', 'many_events', 'input'), playbook: 'many.yml', expect: { rc: '0', status: 'successful' } },
+  { name: 'one 5.6 MB event', dataDir: fixtureDir('cases', 'large_stdout', 'input'), playbook: 'big.yml', expect: { rc: '0', status: 'successful' } },
+  {
+    name: 'async and poll 0 made here',
+    playbook: 'async.yml',
+    timingSensitive: true,
+    expect: { rc: '0', status: 'successful' },
+    dataDir: madeDataDir(
+      'async.yml',
+      `- hosts: all
+  gather_facts: false
+  tasks:
+    - command: sleep 2
+      async: 10
+      poll: 1
+    - command: sleep 1
+      async: 10
+      poll: 0
+      register: bg
+    - async_status:
+        jid: "{{ bg.ansible_job_id }}"
+      register: r
+      until: r.finished
+      retries: 10
+      delay: 1
+`,
+    ),
+  },
+  {
+    name: 'non-ASCII output',
+    playbook: 'unicode.yml',
+    expect: { rc: '0', status: 'successful' },
+    dataDir: madeDataDir(
+      'unicode.yml',
+      `- hosts: all
+  gather_facts: false
+  tasks:
+    - name: "Grüße 🚀 日本語"
+      debug:
+        msg: "héllo wörld — ✓ 🚀 \\u00e9 日本語"
+`,
+    ),
+  },
+  {
+    name: '100k-line stdout',
+    playbook: 'lines.yml',
+    expect: { rc: '0', status: 'successful' },
+    dataDir: madeDataDir(
+      'lines.yml',
+      `- hosts: all
+  gather_facts: false
+  tasks:
+    - command: seq 1 100000
+      register: out
+      changed_when: false
+    - debug:
+        var: out.stdout_lines
+`,
+    ),
+  },
+];
+
+const comparable = (o: PipelineOutcome, c: Case) => ({
+  rc: o.rc,
+  status: o.status,
+  artifactFiles: o.artifactFiles,
+  events: c.volatileOutput ? outline(o.events) : c.timingSensitive ? foldRepeats(o.events) : o.events,
+});
+
+const available = pythonAvailable();
+if (!available) console.warn('SKIPPED tier conformance: /usr/bin/ansible-runner is not installed (run scripts/setup)');
+const describeIf = available ? describe : describe.skip;
+
+/** AJO_CONFORMANCE_COMBOS=ajo|runner|ajo,... narrows the matrix while developing. */
+const combos = process.env.AJO_CONFORMANCE_COMBOS
+  ? ALL_COMBOS.filter((c) => process.env.AJO_CONFORMANCE_COMBOS!.split(',').includes(comboName(c)))
+  : ALL_COMBOS;
+
+describeIf.each(CASES)('conformance: $name', (testCase) => {
+  let reference: PipelineOutcome;
+
+  beforeAll(() => {
+    reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, { dataDir: testCase.dataDir(), playbook: testCase.playbook });
+  });
+
+  test('the all-ansible-runner reference behaves as recorded', () => {
+    expect({ rc: reference.rc, status: reference.status }).toEqual(testCase.expect);
+    expect(reference.events.length).toBeGreaterThan(0);
+  });
+
+  test.each(combos.filter((c) => comboName(c) !== 'runner|runner|runner'))('$transmit | $worker | $process agrees with it', (combo) => {
+    const outcome = runPipeline(combo, { dataDir: testCase.dataDir(), playbook: testCase.playbook });
+    const sensitive = testCase.timingSensitive ?? false;
+    expect(comparable(outcome, testCase)).toEqual(comparable(reference, testCase));
+    // Whichever process printed it, the playbook output a user sees is the same.
+    if (!sensitive) expect(normaliseText(outcome.printed)).toBe(normaliseText(reference.printed));
+  });
+});

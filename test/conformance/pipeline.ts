@@ -1,0 +1,214 @@
+/**
+ * Runs transmit | worker | process with each stage taken from ajo or from the
+ * real ansible-runner, and reduces the outcome to what must agree between
+ * implementations: rc, status, the event sequence with volatile values
+ * (uuids, times, pids, jids, temp paths) removed, and the artifact file set.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { repoRoot } from '../helpers/fixtures.js';
+
+export type Impl = 'ajo' | 'runner';
+export interface Combo {
+  transmit: Impl;
+  worker: Impl;
+  process: Impl;
+}
+
+export const ALL_COMBOS: Combo[] = (['ajo', 'runner'] as Impl[]).flatMap((transmit) =>
+  (['ajo', 'runner'] as Impl[]).flatMap((worker) => (['ajo', 'runner'] as Impl[]).map((process) => ({ transmit, worker, process }))),
+);
+
+export const comboName = (c: Combo): string => `${c.transmit}|${c.worker}|${c.process}`;
+
+export const AJO = path.join(repoRoot, 'operator', 'dist', 'cli', 'main.js');
+export const RUNNER = '/usr/bin/ansible-runner';
+
+/** The fixtures were recorded with this environment; the worker copies it into the stream. */
+export const SCRUBBED_ENV: NodeJS.ProcessEnv = {
+  HOME: process.env.HOME ?? '/root',
+  PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
+  LANG: 'C.UTF-8',
+};
+
+const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+function stage(impl: Impl, args: string[]): string {
+  const program = impl === 'ajo' ? `${sh(process.execPath)} ${sh(AJO)}` : RUNNER;
+  return [program, ...args.map(sh)].join(' ');
+}
+
+export interface PipelineInput {
+  /** Private data dir (copied, never modified). */
+  dataDir: string;
+  playbook: string;
+  /** Extra transmit flags that both CLIs accept. */
+  transmitArgs?: string[];
+}
+
+export interface PipelineOutcome {
+  combo: Combo;
+  rc: string | null;
+  status: string | null;
+  events: NormalisedEvent[];
+  artifactFiles: string[];
+  stdoutArtifact: string | null;
+  printed: string;
+  exitCodes: number[];
+  outDir: string;
+  stderr: string;
+}
+
+export interface NormalisedEvent {
+  event: string;
+  counter: number;
+  stdout: string;
+  event_data: unknown;
+}
+
+export function copyDataDir(src: string): string {
+  const dest = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-pdd-'));
+  cpSync(src, dest, { recursive: true, verbatimSymlinks: true });
+  return dest;
+}
+
+export function runPipeline(combo: Combo, input: PipelineInput): PipelineOutcome {
+  const dataDir = copyDataDir(input.dataDir);
+  const outDir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-out-'));
+  const pipeline = [
+    stage(combo.transmit, ['transmit', dataDir, '-p', input.playbook, ...(input.transmitArgs ?? [])]),
+    stage(combo.worker, ['worker']),
+    stage(combo.process, ['process', outDir]),
+  ].join(' | ');
+  const result = spawnSync('/bin/bash', ['-c', `${pipeline}; echo "\${PIPESTATUS[@]}" >&3`], {
+    env: SCRUBBED_ENV,
+    stdio: ['ignore', 'pipe', 'pipe', 'pipe'],
+    maxBuffer: 512 * 1024 * 1024,
+    timeout: 300_000,
+  });
+  const fd3 = (result.output[3] as Buffer | null)?.toString() ?? '';
+  const artifacts = path.join(outDir, 'artifacts');
+  const read = (name: string): string | null => {
+    const file = path.join(artifacts, name);
+    return existsSync(file) ? readFileSync(file, 'utf8') : null;
+  };
+  return {
+    combo,
+    rc: read('rc'),
+    status: read('status'),
+    events: readEvents(path.join(artifacts, 'job_events')),
+    artifactFiles: existsSync(artifacts) ? listFiles(artifacts).filter((f) => !f.startsWith('job_events/')) : [],
+    stdoutArtifact: read('stdout'),
+    printed: result.stdout.toString('utf8'),
+    exitCodes: fd3.trim().split(/\s+/).filter(Boolean).map(Number),
+    outDir,
+    stderr: result.stderr.toString('utf8'),
+  };
+}
+
+export function listFiles(dir: string, rel = ''): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(path.join(dir, rel)).sort()) {
+    const child = rel ? `${rel}/${name}` : name;
+    if (statSync(path.join(dir, child)).isDirectory()) out.push(`${child}/`, ...listFiles(dir, child));
+    else out.push(child);
+  }
+  return out;
+}
+
+export function readEvents(jobEventsDir: string): NormalisedEvent[] {
+  if (!existsSync(jobEventsDir)) return [];
+  return readdirSync(jobEventsDir)
+    .filter((f) => f.endsWith('.json'))
+    .map((f) => JSON.parse(readFileSync(path.join(jobEventsDir, f), 'utf8')) as Record<string, unknown>)
+    .sort((a, b) => (a.counter as number) - (b.counter as number))
+    .map(normaliseEvent);
+}
+
+const VOLATILE_KEYS = new Set([
+  'uuid',
+  'parent_uuid',
+  'playbook_uuid',
+  'play_uuid',
+  'task_uuid',
+  'created',
+  'pid',
+  'start',
+  'end',
+  'duration',
+  'delta',
+  'runner_ident',
+  'ansible_job_id',
+  'jid',
+  'results_file',
+  'child_pid',
+]);
+
+/** Text with everything that differs between two runs of the same job replaced by a token. */
+export function normaliseText(text: string): string {
+  return text
+    .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}(_\d+)?/g, '<UUID>')
+    .replace(/\bj\d+\.\d+\b/g, '<JID>')
+    .replace(/\/tmp\/(tmp[a-z0-9_]{8}|ajo-worker-[A-Za-z0-9]{6})/g, '<PDD>')
+    .replace(/ansible-(local|tmp)-[0-9.]+[-_][0-9A-Za-z_]+/g, '<ANSIBLE_TMP>')
+    .replace(/\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d+)?/g, '<TIME>')
+    .replace(/\b\d+:\d{2}:\d{2}\.\d+\b/g, '<DELTA>');
+}
+
+function normaliseValue(value: unknown): unknown {
+  if (typeof value === 'string') return normaliseText(value);
+  if (Array.isArray(value)) return value.map(normaliseValue);
+  if (value && typeof value === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(value)) if (!VOLATILE_KEYS.has(k)) out[k] = normaliseValue(v);
+    return out;
+  }
+  return value;
+}
+
+function normaliseEvent(raw: Record<string, unknown>): NormalisedEvent {
+  return {
+    event: String(raw.event),
+    counter: raw.counter as number,
+    stdout: normaliseText(String(raw.stdout ?? '')),
+    event_data: normaliseValue(raw.event_data ?? null),
+  };
+}
+
+/**
+ * Polling and `until:` retries repeat as often as timing makes them; both
+ * implementations are right whatever the count, so runs of them fold to one.
+ */
+export function foldRepeats(events: NormalisedEvent[]): Array<Omit<NormalisedEvent, 'counter'>> {
+  const folded: Array<Omit<NormalisedEvent, 'counter'>> = [];
+  for (const { counter: _counter, ...event } of events) {
+    const previous = folded[folded.length - 1];
+    const repeatable = event.event === 'runner_retry' || event.event === 'runner_on_async_poll';
+    if (repeatable && previous?.event === event.event) continue;
+    folded.push(repeatable ? { ...event, stdout: event.stdout.replace(/\(\d+ retries left\)/, '(N retries left)'), event_data: null } : event);
+  }
+  return folded;
+}
+
+export function pythonAvailable(): boolean {
+  try {
+    execFileSync(RUNNER, ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * For playbooks whose output depends on the machine's state (the demo lists
+ * ~/.ansible_async): the shape of the run, without module results or text.
+ */
+export function outline(events: NormalisedEvent[]): Array<Record<string, unknown>> {
+  return foldRepeats(events).map(({ event, event_data }) => {
+    const data = (event_data ?? {}) as Record<string, unknown>;
+    const res = (data.res ?? {}) as Record<string, unknown>;
+    return { event, task: data.task, host: data.host, changed: res.changed, failed: res.failed };
+  });
+}
