@@ -1,0 +1,63 @@
+/**
+ * Runs the job's command under a pseudo-terminal, as pexpect does for the
+ * runner: 80x24 (so ansible's banners are 80 columns), `\r\n` line ends and
+ * stdout/stderr merged, echo off, SIGHUP ignored, in a session and process
+ * group of its own (so a kill reaches every fork).
+ *
+ * node-pty cannot turn echo off and always adds TERM and PWD to the child's
+ * environment; a tiny sh prologue fixes both before `exec`ing the real
+ * command, so the process keeps its pid and sees exactly the job's env.
+ */
+import { spawn as spawnPty, type IPty } from 'node-pty';
+import { shlexQuote } from './python-compat.js';
+
+export const PTY_COLUMNS = 80;
+export const PTY_ROWS = 24;
+
+export interface PtyProcess {
+  readonly pid: number;
+  onData(listener: (chunk: Buffer) => void): void;
+  /** Resolves after the output has been drained; exitCode is null when a signal ended the process. */
+  readonly exited: Promise<{ exitCode: number | null; signal: number | null }>;
+  write(text: string): void;
+  /** SIGKILL to the whole process group, like Runner.handle_termination. */
+  killGroup(): void;
+}
+
+function prologue(env: Map<string, string>): string {
+  const steps = ["trap '' HUP", 'stty -echo 2>/dev/null'];
+  if (!env.has('TERM')) steps.push('unset TERM');
+  steps.push(env.has('PWD') ? `export PWD=${shlexQuote(env.get('PWD')!)}` : 'unset PWD');
+  steps.push('exec "$@"');
+  return steps.join('; ');
+}
+
+export function spawnInPty(command: string[], env: Map<string, string>, cwd: string): PtyProcess {
+  const childEnv = Object.fromEntries(env);
+  const pty: IPty = spawnPty('/bin/sh', ['-c', prologue(env), 'sh', ...command], {
+    name: env.get('TERM') ?? 'dumb',
+    cols: PTY_COLUMNS,
+    rows: PTY_ROWS,
+    cwd,
+    env: childEnv,
+    encoding: null,
+  } as Parameters<typeof spawnPty>[2]);
+  const exited = new Promise<{ exitCode: number | null; signal: number | null }>((resolve) => {
+    pty.onExit(({ exitCode, signal }) => resolve(signal ? { exitCode: null, signal } : { exitCode, signal: null }));
+  });
+  return {
+    pid: pty.pid,
+    onData: (listener) => {
+      pty.onData((data: string | Buffer) => listener(typeof data === 'string' ? Buffer.from(data, 'utf8') : data));
+    },
+    exited,
+    write: (text) => pty.write(text),
+    killGroup: () => {
+      try {
+        process.kill(-pty.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    },
+  };
+}
