@@ -1,0 +1,202 @@
+/**
+ * A list/watch cache that heals itself (DESIGN §4). client-node's own informer stops after
+ * some errors and users report silent stalls (client-node#596, #958), so this one:
+ *  - relists on 410 Gone (an expired resourceVersion) and before the first watch;
+ *  - after any other error, waits with capped exponential backoff plus jitter and watches
+ *    again from the last resourceVersion (a stale one comes back as 410 and relists);
+ *  - asks the server to end each watch after a few minutes and aborts it itself a little
+ *    later, so a connection that silently stops delivering can never stall the cache;
+ *  - relists periodically and reports every object again (`resync`), so the controller
+ *    re-examines everything even if an event was lost.
+ * The loop only ends when stop() is called.
+ */
+import type { KubeClient, Query, WatchEvent } from './client.js';
+import { isGone } from './client.js';
+import type { Logger } from './log.js';
+import type { OperatorMetrics } from './metrics.js';
+
+export type InformerEventType = 'add' | 'update' | 'delete' | 'resync';
+
+interface KubeObject {
+  metadata?: { name?: string; namespace?: string; resourceVersion?: string };
+}
+
+export interface InformerOptions {
+  client: KubeClient;
+  /** Collection path, e.g. /api/v1/namespaces/ns/pods. */
+  path: string;
+  /** A label for logs and metrics. */
+  resource: string;
+  labelSelector?: string;
+  /** Full relist interval. */
+  resyncMs?: number;
+  pageSize?: number;
+  logger: Logger;
+  metrics?: OperatorMetrics;
+  onEvent: (type: InformerEventType, object: Record<string, unknown>) => void;
+  /** For tests: the watch timeout requested from the server, in seconds. */
+  watchTimeoutSeconds?: () => number;
+  backoff?: { initialMs: number; maxMs: number };
+}
+
+export const keyOf = (object: KubeObject): string =>
+  `${object.metadata?.namespace ?? ''}/${object.metadata?.name ?? ''}`;
+
+const sleep = (ms: number, signal: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => {
+      clearTimeout(timer);
+      resolve();
+    }, { once: true });
+  });
+
+export class Informer {
+  private readonly store = new Map<string, Record<string, unknown>>();
+  private resourceVersion: string | undefined;
+  private synced = false;
+  private readonly stopping = new AbortController();
+  private loop: Promise<void> | undefined;
+  private syncWaiters: (() => void)[] = [];
+  /** Set while a relist is due: `initial`, `gone` (410), `resync`. */
+  private relistReason: string | undefined = 'initial';
+  private lastRelistAt = 0;
+
+  constructor(private readonly options: InformerOptions) {}
+
+  get(key: string): Record<string, unknown> | undefined {
+    return this.store.get(key);
+  }
+  list(): Record<string, unknown>[] {
+    return [...this.store.values()];
+  }
+  hasSynced(): boolean {
+    return this.synced;
+  }
+
+  /** Records an object the controller just wrote, so it acts on it before the watch echoes it. */
+  update(object: Record<string, unknown>) {
+    const key = keyOf(object as KubeObject);
+    const current = this.store.get(key) as KubeObject | undefined;
+    const incoming = object as KubeObject;
+    if (current && Number(current.metadata?.resourceVersion) > Number(incoming.metadata?.resourceVersion)) return;
+    this.store.set(key, object);
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  waitForSync(): Promise<void> {
+    if (this.synced) return Promise.resolve();
+    return new Promise((resolve) => this.syncWaiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.stopping.abort();
+    await this.loop;
+  }
+
+  private baseQuery(): Query {
+    return this.options.labelSelector ? { labelSelector: this.options.labelSelector } : {};
+  }
+
+  private async relist(): Promise<void> {
+    const { client, path, pageSize = 500 } = this.options;
+    const fresh = new Map<string, Record<string, unknown>>();
+    let continueToken: string | undefined;
+    let listVersion: string | undefined;
+    do {
+      const page = await client.get<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, unknown>[] }>(
+        path,
+        { query: { ...this.baseQuery(), limit: pageSize, continue: continueToken }, signal: this.stopping.signal },
+      );
+      for (const item of page.items ?? []) fresh.set(keyOf(item as KubeObject), item);
+      continueToken = page.metadata?.continue || undefined;
+      listVersion = page.metadata?.resourceVersion;
+    } while (continueToken);
+
+    const previous = new Map(this.store);
+    this.store.clear();
+    for (const [key, object] of fresh) this.store.set(key, object);
+    for (const [key, object] of fresh) {
+      const old = previous.get(key) as KubeObject | undefined;
+      const type: InformerEventType = !old ? 'add' : old.metadata?.resourceVersion === (object as KubeObject).metadata?.resourceVersion ? 'resync' : 'update';
+      this.options.onEvent(type, object);
+    }
+    for (const [key, object] of previous) if (!fresh.has(key)) this.options.onEvent('delete', object);
+    this.resourceVersion = listVersion;
+    this.lastRelistAt = Date.now();
+    if (!this.synced) {
+      this.synced = true;
+      for (const resolve of this.syncWaiters.splice(0)) resolve();
+    }
+  }
+
+  private applyWatchEvent(event: WatchEvent) {
+    const object = event.object as KubeObject & Record<string, unknown>;
+    const version = object.metadata?.resourceVersion;
+    if (event.type === 'BOOKMARK') {
+      if (version) this.resourceVersion = version;
+      return;
+    }
+    const key = keyOf(object);
+    if (event.type === 'DELETED') {
+      this.store.delete(key);
+      this.options.onEvent('delete', object);
+    } else {
+      const existed = this.store.has(key);
+      this.store.set(key, object);
+      this.options.onEvent(existed ? 'update' : 'add', object);
+    }
+    if (version) this.resourceVersion = version;
+  }
+
+  private async watchOnce(): Promise<void> {
+    const timeoutSeconds = this.options.watchTimeoutSeconds?.() ?? 240 + Math.floor(Math.random() * 120);
+    // A guard for connections that stop delivering without closing.
+    const guard = new AbortController();
+    const timer = setTimeout(() => guard.abort(), (timeoutSeconds + 30) * 1000);
+    const signal = AbortSignal.any([guard.signal, this.stopping.signal]);
+    try {
+      await this.options.client.watch(
+        this.options.path,
+        { ...this.baseQuery(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
+        (event) => this.applyWatchEvent(event),
+        signal,
+      );
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async run(): Promise<void> {
+    const { logger, metrics, resource, resyncMs = 10 * 60_000 } = this.options;
+    const backoff = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
+    let failures = 0;
+    while (!this.stopping.signal.aborted) {
+      try {
+        if (this.relistReason) {
+          metrics?.informerRelists.inc({ resource, reason: this.relistReason });
+          await this.relist();
+          this.relistReason = undefined;
+        }
+        await this.watchOnce();
+        failures = 0;
+        if (Date.now() - this.lastRelistAt >= resyncMs) this.relistReason = 'resync';
+      } catch (error) {
+        if (this.stopping.signal.aborted) break;
+        if (isGone(error)) {
+          logger.info('watch expired (410 Gone); relisting', { resource });
+          this.relistReason = 'gone';
+          continue;
+        }
+        failures += 1;
+        metrics?.informerWatchErrors.inc({ resource });
+        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (failures - 1)) * (0.8 + Math.random() * 0.4);
+        logger.warn('list/watch failed; retrying', { resource, error, retryInMs: Math.round(delay), failures });
+        await sleep(delay, this.stopping.signal);
+      }
+    }
+  }
+}

@@ -1,0 +1,158 @@
+/**
+ * Leader election on a coordination.k8s.io/v1 Lease, the client-go way: a candidate takes
+ * the lease when it is free or its holder has not renewed it for leaseDuration, measured on
+ * the candidate's own clock from the moment it last saw the record change (so clock skew
+ * between replicas does not matter). Writes use the lease's resourceVersion, so two
+ * candidates can never both win. The leader renews every retryPeriod; if it cannot renew
+ * within renewDeadline it stops leading *before* anyone else may take over.
+ */
+import { isConflict, isNotFound, paths, type KubeClient } from './client.js';
+import type { Logger } from './log.js';
+import type { OperatorMetrics } from './metrics.js';
+
+export interface LeaderElectionOptions {
+  client: KubeClient;
+  namespace: string;
+  name: string;
+  identity: string;
+  leaseDurationMs?: number;
+  renewDeadlineMs?: number;
+  retryPeriodMs?: number;
+  logger: Logger;
+  metrics?: OperatorMetrics;
+  onStartedLeading: () => void;
+  onStoppedLeading: () => void;
+}
+
+interface LeaseSpec {
+  holderIdentity?: string;
+  leaseDurationSeconds?: number;
+  acquireTime?: string;
+  renewTime?: string;
+  leaseTransitions?: number;
+}
+interface Lease {
+  apiVersion: 'coordination.k8s.io/v1';
+  kind: 'Lease';
+  metadata: { name: string; namespace: string; resourceVersion?: string };
+  spec: LeaseSpec;
+}
+
+/** metav1.MicroTime: RFC 3339 with microseconds. */
+const microTime = (ms: number) => new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class LeaderElector {
+  private leading = false;
+  private stopped = false;
+  private observedVersion: string | undefined;
+  private observedAt = 0;
+  private loop: Promise<void> | undefined;
+
+  constructor(private readonly options: LeaderElectionOptions) {}
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  private get leaseDurationMs() {
+    return this.options.leaseDurationMs ?? 15_000;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** Stops campaigning; a leader gives the lease up so a standby can take over at once. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.loop;
+    if (this.leading) {
+      await this.release().catch((error) => this.options.logger.warn('could not release the lease', { error }));
+      this.setLeading(false);
+    }
+  }
+
+  private setLeading(leading: boolean) {
+    if (leading === this.leading) return;
+    this.leading = leading;
+    this.options.metrics?.leader.set(leading ? 1 : 0);
+    this.options.logger.info(leading ? 'became leader' : 'stopped leading', { lease: this.options.name, identity: this.options.identity });
+    if (leading) this.options.onStartedLeading();
+    else this.options.onStoppedLeading();
+  }
+
+  private async run(): Promise<void> {
+    const retry = this.options.retryPeriodMs ?? 2_000;
+    const renewDeadline = this.options.renewDeadlineMs ?? 10_000;
+    let lastRenew = 0;
+    while (!this.stopped) {
+      let held = false;
+      try {
+        held = await this.tryAcquireOrRenew();
+      } catch (error) {
+        this.options.logger.warn('lease update failed', { error });
+      }
+      const now = Date.now();
+      if (held) {
+        lastRenew = now;
+        this.setLeading(true);
+      } else if (this.leading && now - lastRenew >= renewDeadline) {
+        this.setLeading(false);
+      }
+      await sleep(retry);
+    }
+  }
+
+  private async tryAcquireOrRenew(): Promise<boolean> {
+    const { client, namespace, name, identity } = this.options;
+    const now = Date.now();
+    const desired: LeaseSpec = {
+      holderIdentity: identity,
+      leaseDurationSeconds: Math.ceil(this.leaseDurationMs / 1000),
+      acquireTime: microTime(now),
+      renewTime: microTime(now),
+      leaseTransitions: 0,
+    };
+    const existing = await client.getOrUndefined<Lease>(paths.lease(namespace, name));
+    if (!existing) {
+      try {
+        await client.create(paths.leases(namespace), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: desired });
+        return true;
+      } catch (error) {
+        if (isConflict(error)) return false;
+        throw error;
+      }
+    }
+    if (existing.metadata.resourceVersion !== this.observedVersion) {
+      this.observedVersion = existing.metadata.resourceVersion;
+      this.observedAt = now;
+    }
+    const holder = existing.spec.holderIdentity;
+    const heldByMe = holder === identity;
+    const duration = (existing.spec.leaseDurationSeconds ?? 0) * 1000;
+    if (!heldByMe && holder && now < this.observedAt + duration) return false;
+    const spec: LeaseSpec = heldByMe
+      ? { ...existing.spec, renewTime: desired.renewTime, leaseDurationSeconds: desired.leaseDurationSeconds }
+      : { ...desired, leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 };
+    try {
+      const updated = await client.replace<Lease>(paths.lease(namespace, name), { ...existing, spec });
+      this.observedVersion = updated.metadata.resourceVersion;
+      this.observedAt = now;
+      return true;
+    } catch (error) {
+      if (isConflict(error) || isNotFound(error)) return false;
+      throw error;
+    }
+  }
+
+  private async release(): Promise<void> {
+    const { client, namespace, name, identity } = this.options;
+    const existing = await client.getOrUndefined<Lease>(paths.lease(namespace, name));
+    if (!existing || existing.spec.holderIdentity !== identity) return;
+    await client.replace(paths.lease(namespace, name), {
+      ...existing,
+      spec: { ...existing.spec, holderIdentity: '', leaseDurationSeconds: 1, renewTime: microTime(Date.now()) },
+    });
+  }
+}

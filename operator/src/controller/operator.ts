@@ -1,0 +1,119 @@
+/**
+ * One operator instance: probe/metrics server, leader election, and the controller, which
+ * runs only while this instance leads. Used by `ajo operator` and, in-process, by tests.
+ */
+import { hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
+import { AnsibleJobController, type StatusSource } from './controller.js';
+import type { KubeClient } from './kube/client.js';
+import { startProbeServer } from './kube/http-server.js';
+import { LeaderElector } from './kube/leader-election.js';
+import type { Logger } from './kube/log.js';
+import { createOperatorMetrics, type OperatorMetrics } from './kube/metrics.js';
+import type { PodBuildOptions } from './pod/pod-spec.js';
+
+export interface OperatorOptions {
+  client: KubeClient;
+  namespaces: string[];
+  concurrency: number;
+  podOptions: PodBuildOptions;
+  logger: Logger;
+  /** 0 picks a free port; undefined serves no HTTP endpoints. */
+  metricsPort?: number;
+  leaderElection?: { namespace: string; leaseName: string; leaseDurationMs?: number; renewDeadlineMs?: number; retryPeriodMs?: number };
+  identity?: string;
+  statusSource?: StatusSource;
+  resyncMs?: number;
+  /** Called when leadership is lost; `ajo operator` exits so that it restarts clean. */
+  onLostLeadership?: () => void;
+}
+
+export interface RunningOperator {
+  identity: string;
+  metrics: OperatorMetrics;
+  metricsPort: number | undefined;
+  isLeader: () => boolean;
+  controller: () => AnsibleJobController | undefined;
+  stop: () => Promise<void>;
+}
+
+export async function startOperator(options: OperatorOptions): Promise<RunningOperator> {
+  const identity = options.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+  const logger = options.logger.child({ identity });
+  const metrics = createOperatorMetrics();
+  let controller: AnsibleJobController | undefined;
+  let controllerFailed = false;
+  let stopping = false;
+
+  const startController = () => {
+    controller = new AnsibleJobController({
+      client: options.client,
+      namespaces: options.namespaces,
+      concurrency: options.concurrency,
+      podOptions: options.podOptions,
+      logger,
+      metrics,
+      identity,
+      ...(options.statusSource ? { statusSource: options.statusSource } : {}),
+      ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
+    });
+    controller.start().catch((error) => {
+      controllerFailed = true;
+      logger.error('controller failed to start', { error });
+    });
+  };
+  const stopController = async () => {
+    const running = controller;
+    controller = undefined;
+    await running?.stop();
+  };
+
+  let elector: LeaderElector | undefined;
+  if (options.leaderElection) {
+    elector = new LeaderElector({
+      client: options.client,
+      namespace: options.leaderElection.namespace,
+      name: options.leaderElection.leaseName,
+      identity,
+      logger,
+      metrics,
+      ...(options.leaderElection.leaseDurationMs ? { leaseDurationMs: options.leaderElection.leaseDurationMs } : {}),
+      ...(options.leaderElection.renewDeadlineMs ? { renewDeadlineMs: options.leaderElection.renewDeadlineMs } : {}),
+      ...(options.leaderElection.retryPeriodMs ? { retryPeriodMs: options.leaderElection.retryPeriodMs } : {}),
+      onStartedLeading: startController,
+      onStoppedLeading: () => {
+        void stopController();
+        if (!stopping) options.onLostLeadership?.();
+      },
+    });
+    elector.start();
+  } else {
+    metrics.leader.set(1);
+    startController();
+  }
+
+  const probes =
+    options.metricsPort === undefined
+      ? undefined
+      : await startProbeServer({
+          port: options.metricsPort,
+          registry: metrics.registry,
+          healthy: () => !controllerFailed,
+          ready: () => (controller ? controller.hasSynced() : true),
+        });
+  logger.info('operator started', { metricsPort: probes?.port, leaderElection: Boolean(elector) });
+
+  return {
+    identity,
+    metrics,
+    metricsPort: probes?.port,
+    isLeader: () => (elector ? elector.isLeader : true),
+    controller: () => controller,
+    stop: async () => {
+      stopping = true;
+      await elector?.stop();
+      await stopController();
+      await probes?.close();
+    },
+  };
+}
