@@ -204,6 +204,9 @@ export class AnsibleJobController {
         log.info('phase', { from: job.status?.phase ?? 'New', to: plan.status.phase, attempt: plan.status.attempts });
       }
     }
+    // Events describe the transition just recorded, so they follow the status write and
+    // come before the pod actions, which may fail and be retried without a new transition.
+    for (const event of plan.events) await this.recordEvent(job, event);
     if (plan.deletePod) {
       await client.delete(paths.pod(namespace, plan.deletePod), { apiVersion: 'v1', kind: 'DeleteOptions', propagationPolicy: 'Background' });
     }
@@ -229,7 +232,6 @@ export class AnsibleJobController {
         preconditions: { uid: job.metadata.uid },
       });
     }
-    for (const event of plan.events) await this.recordEvent(job, event);
   }
 
   private async recordEvent(job: StoredAnsibleJob, event: KubeEvent): Promise<void> {

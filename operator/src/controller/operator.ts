@@ -41,13 +41,14 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const identity = options.identity ?? `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
   const logger = options.logger.child({ identity });
   const metrics = createOperatorMetrics();
+  const client = options.client.withMetrics(metrics);
   let controller: AnsibleJobController | undefined;
   let controllerFailed = false;
   let stopping = false;
 
   const startController = () => {
     controller = new AnsibleJobController({
-      client: options.client,
+      client,
       namespaces: options.namespaces,
       concurrency: options.concurrency,
       podOptions: options.podOptions,
@@ -71,7 +72,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   let elector: LeaderElector | undefined;
   if (options.leaderElection) {
     elector = new LeaderElector({
-      client: options.client,
+      client,
       namespace: options.leaderElection.namespace,
       name: options.leaderElection.leaseName,
       identity,

@@ -94,6 +94,11 @@ export class KubeClient {
     this.server = cluster.server.replace(/\/+$/, '');
   }
 
+  /** The same connection, counting its requests in `metrics`. */
+  withMetrics(metrics: OperatorMetrics): KubeClient {
+    return new KubeClient(this.kubeConfig, metrics, this.defaultTimeoutMs);
+  }
+
   /** The current context's namespace, or `default`. */
   defaultNamespace(): string {
     const context = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext());

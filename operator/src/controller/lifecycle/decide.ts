@@ -195,8 +195,8 @@ function launch(plan: PlanBuilder, attempt: number, why: string) {
     artifacts: artifactsLocation(job.spec, identFor(job.metadata.name, attempt)),
   });
   delete plan.status.podUID;
-  plan.condition('Launched', 'True', attempt === 1 ? 'PodCreated' : 'Retrying', `${why}: pod ${podName} (attempt ${attempt})`);
-  plan.event('Normal', 'Launched', `${why}: created pod ${podName} (attempt ${attempt})`);
+  plan.condition('Launched', 'True', attempt === 1 ? 'Launched' : 'Retrying', `${why}: pod ${podName} (attempt ${attempt})`);
+  plan.event('Normal', 'Launched', `${why}: creating pod ${podName} (attempt ${attempt})`);
   plan.createPod = built.pod;
   plan.wakeUpAt(budgetEnd);
 }

@@ -1,0 +1,160 @@
+/**
+ * Shared pieces of the operator's integration tests: which cluster to use, a namespace per
+ * test file, an in-process operator, and polling helpers.
+ *
+ * The cluster comes from the cluster tier (test/cluster/tier.ts: describeCluster /
+ * describeWithNode), which starts a real kube-apiserver + etcd or uses $KUBECONFIG. Until
+ * that module exists, $KUBECONFIG is used directly; when no API server answers, the suites
+ * are skipped with the reason printed, so jest counts them.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+// Jest evaluates CommonJS dependencies (undici) while linking, before any ES module body
+// runs, so the Node 20 shims must be in place before the client is even imported.
+import '../../operator/src/controller/kube/node-compat.js';
+import type { KubeClient as KubeClientType } from '../../operator/src/controller/kube/client.js';
+import type { OperatorOptions, RunningOperator } from '../../operator/src/controller/operator.js';
+
+const clientModule = await import('../../operator/src/controller/kube/client.js');
+const { startOperator } = await import('../../operator/src/controller/operator.js');
+const { createLogger, silentLogger } = await import('../../operator/src/controller/kube/log.js');
+export const { KubeClient, KubeApiError, loadKubeConfig, paths } = clientModule;
+type KubeClient = KubeClientType;
+
+type Describe = (name: string, fn: () => void) => void;
+interface Tier {
+  describeCluster?: Describe;
+  describeWithNode?: Describe;
+}
+
+const tierModule = '../cluster/tier.js';
+const tier = (await import(tierModule).catch(() => undefined)) as Tier | undefined;
+
+async function apiServerReason(): Promise<string | undefined> {
+  if (!process.env.KUBECONFIG) return 'no cluster tier (test/cluster/tier.ts) and $KUBECONFIG is not set';
+  try {
+    await new KubeClient(loadKubeConfig()).get('/version', { timeoutMs: 5000 });
+    return undefined;
+  } catch (error) {
+    return `the API server in $KUBECONFIG does not answer: ${(error as Error).message}`;
+  }
+}
+
+const fallbackReason = tier?.describeCluster ? undefined : await apiServerReason();
+
+function skipWith(reason: string): Describe {
+  return (name, fn) => {
+    console.log(`SKIPPED "${name}": ${reason}`);
+    describe.skip(name, fn);
+  };
+}
+
+export const describeCluster: Describe = tier?.describeCluster ?? (fallbackReason ? skipWith(fallbackReason) : describe);
+export const describeWithNode: Describe =
+  tier?.describeWithNode ?? skipWith('no node runs pods here (test/cluster/tier.ts with describeWithNode is not available)');
+
+export const SHA = 'b'.repeat(64);
+export const CRD_PATH = new URL('../../crds/ajo.dev_ansiblejobs.yaml', import.meta.url);
+
+export function client(): KubeClient {
+  return new KubeClient(loadKubeConfig());
+}
+
+export async function ensureCrd(kube: KubeClient): Promise<void> {
+  const { parse } = await import('yaml');
+  const crd = parse(readFileSync(CRD_PATH, 'utf8')) as { metadata: { name: string } };
+  const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions`;
+  const existing = await kube.getOrUndefined<{ metadata: { resourceVersion: string } }>(`${path}/${crd.metadata.name}`);
+  if (existing) await kube.replace(`${path}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } });
+  else await kube.create(path, crd);
+  await waitFor('CRD established', async () => {
+    const got = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${path}/${crd.metadata.name}`);
+    return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || undefined;
+  });
+  // Discovery lags establishment by a moment; a list proves the endpoint serves.
+  await waitFor('ansiblejobs served', async () => (await kube.get(paths.ansibleJobs('default')).then(() => true, () => undefined)));
+}
+
+/** A fresh namespace with a default service account (no controller-manager may run to make one). */
+export async function createNamespace(kube: KubeClient, prefix: string): Promise<string> {
+  const name = `${prefix}-${randomBytes(3).toString('hex')}`;
+  await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+  await kube.create(`/api/v1/namespaces/${name}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }).catch(() => undefined);
+  return name;
+}
+
+export async function deleteNamespace(kube: KubeClient, name: string): Promise<void> {
+  await kube.delete(`/api/v1/namespaces/${name}`);
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
+    await new Promise((resolve) => setTimeout(resolve, everyMs));
+  }
+}
+
+export async function runOperator(kube: KubeClient, namespaces: string[], extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
+  const logger = process.env.AJO_TEST_LOGS ? createLogger({ level: 'debug' }) : silentLogger;
+  return startOperator({
+    client: kube,
+    namespaces,
+    concurrency: 8,
+    podOptions: { defaultImage: 'ajo-runner:test', processImage: 'ajo-runner:test', statusPort: 8765 },
+    logger,
+    ...extra,
+  });
+}
+
+export interface JobObject {
+  metadata: { name: string; namespace: string; uid: string; annotations?: Record<string, string> };
+  spec: Record<string, unknown>;
+  status?: {
+    phase?: string;
+    attempts?: number;
+    podName?: string;
+    podUID?: string;
+    jid?: string;
+    rc?: number;
+    lastRefreshRequest?: string;
+    conditions?: { type: string; status: string; reason?: string; message?: string }[];
+    hostCounts?: Record<string, number>;
+    stdoutTail?: string;
+    eventCount?: number;
+  };
+}
+
+export function ansibleJob(name: string, spec: Record<string, unknown> = {}) {
+  return {
+    apiVersion: 'ajo.dev/v1alpha1',
+    kind: 'AnsibleJob',
+    metadata: { name },
+    spec: { payload: { secret: { name: `${name}-payload` }, sha256: SHA }, ...spec },
+  };
+}
+
+export async function getJob(kube: KubeClient, namespace: string, name: string): Promise<JobObject> {
+  return kube.get<JobObject>(paths.ansibleJob(namespace, name));
+}
+
+export async function podsOf(kube: KubeClient, namespace: string, job: string) {
+  const list = await kube.get<{ items: { metadata: { name: string; uid: string; deletionTimestamp?: string } }[] }>(paths.pods(namespace), {
+    query: { labelSelector: `ajo.dev/job-name=${job}` },
+  });
+  return list.items;
+}
+
+export async function eventReasons(kube: KubeClient, namespace: string, job: string): Promise<string[]> {
+  const list = await kube.get<{ items: { reason: string; involvedObject: { name: string } }[] }>(paths.events(namespace));
+  return list.items.filter((event) => event.involvedObject.name === job).map((event) => event.reason);
+}
+
+export const condition = (job: JobObject, type: string) => job.status?.conditions?.find((c) => c.type === type);
