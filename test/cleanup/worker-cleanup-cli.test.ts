@@ -1,0 +1,182 @@
+// `ajo worker cleanup` as a process: output lines and exit codes, checked
+// against the real ansible-runner 2.3.1 where both should behave the same.
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+
+import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
+import { execa } from 'execa';
+
+import { runCleanupCli } from './cli.js';
+
+const HOUR_AGO = Date.now() / 1000 - 2 * 3600;
+
+let work: string;
+let fakeTmp: string;
+
+function tree(names: string[], mtime = HOUR_AGO): string {
+  const dir = mkdtempSync(path.join(work, 'tree-'));
+  for (const n of names) {
+    mkdirSync(path.join(dir, n), { recursive: true });
+    utimesSync(path.join(dir, n), mtime, mtime);
+  }
+  return dir;
+}
+
+beforeEach(() => {
+  work = mkdtempSync(path.join(tmpdir(), 'ajo-cleanup-cli-'));
+  fakeTmp = path.join(work, 'tmp');
+  mkdirSync(fakeTmp);
+});
+
+afterEach(() => rmSync(work, { recursive: true, force: true }));
+
+/** Both CLIs see TMPDIR=fakeTmp, so registry auth dirs and "the tmp dir" live in the test dir. */
+const ours = (args: string[]) => runCleanupCli(args, { TMPDIR: fakeTmp });
+
+const runnerAvailable = spawnSync('ansible-runner', ['--version'], { encoding: 'utf8' }).status === 0;
+if (!runnerAvailable) console.warn('SKIPPED comparison with the real ansible-runner: ansible-runner is not installed');
+const describeWithRunner = runnerAvailable ? describe : describe.skip;
+
+async function theirs(args: string[]) {
+  const r = await execa('ansible-runner', ['worker', 'cleanup', ...args], { env: { TMPDIR: fakeTmp }, reject: false });
+  return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
+}
+
+describeWithRunner('same output and exit code as ansible-runner 2.3.1', () => {
+  async function compare(names: string[], args: (dir: string) => string[]) {
+    const a = tree(names);
+    const b = tree(names);
+    const mine = await ours(args(a));
+    const real = await theirs(args(b));
+    expect(mine.exitCode).toBe(real.exitCode);
+    expect(mine.stdout).toBe(real.stdout.replaceAll(b, a));
+    expect(readdirSync(a).sort()).toEqual(readdirSync(b).sort());
+    return mine;
+  }
+
+  test('exclude strings with grace period 0', async () => {
+    const r = await compare(['a', 'b', 'c-keep'], (d) => [`--file-pattern=${d}/*`, '--exclude-strings', 'keep', '--grace-period', '0']);
+    expect(r.stdout).toMatch(/^Removed 2 private data dir\(s\) in pattern .*\/\*\n\(changed: True\)$/);
+  });
+
+  test('default grace period keeps fresh dirs', async () => {
+    const fresh = Date.now() / 1000;
+    const a = tree(['x'], fresh);
+    const b = tree(['x'], fresh);
+    expect((await ours([`--file-pattern=${a}/*`])).stdout).toBe('(changed: False)');
+    expect((await theirs([`--file-pattern=${b}/*`])).stdout).toBe('(changed: False)');
+  });
+
+  test('second run is changed False', async () => {
+    const d = tree(['a']);
+    expect((await ours([`--file-pattern=${d}/*`, '--grace-period', '0'])).stdout).toBe(`Removed 1 private data dir(s) in pattern ${d}/*\n(changed: True)`);
+    expect(await ours([`--file-pattern=${d}/*`, '--grace-period', '0'])).toMatchObject({ exitCode: 0, stdout: '(changed: False)' });
+  });
+
+  test('no flags at all', async () => {
+    expect(await ours([])).toMatchObject({ exitCode: 0, stdout: '(changed: False)' });
+    expect((await theirs([])).stdout).toBe('(changed: False)');
+  });
+
+  test('the tmp dir itself is refused with the same message on stderr and exit 1', async () => {
+    const mine = await ours([`--file-pattern=${fakeTmp}`]);
+    const real = await theirs([`--file-pattern=${fakeTmp}`]);
+    expect(mine).toEqual({ ...real, stdout: '' });
+    expect(mine.stderr).toBe(`Provided pattern could result in deleting system folders:\n${fakeTmp}\nRefusing to continue for user system safety.`);
+    expect(mine.exitCode).toBe(1);
+  });
+
+  test('registry auth dirs: same message', async () => {
+    const names = ['job'];
+    const a = tree(names);
+    mkdirSync(path.join(a, 'job', 'artifacts', 'id7'), { recursive: true });
+    utimesSync(path.join(a, 'job'), HOUR_AGO, HOUR_AGO);
+    const registry = path.join(fakeTmp, 'ansible_runner_registry_id7_ab12cd34');
+    mkdirSync(registry);
+    const mine = await ours([`--file-pattern=${a}/*`]);
+    expect(mine.stdout).toBe(`Removed associated registry auth dir ${registry}\nRemoved 1 private data dir(s) in pattern ${a}/*\n(changed: True)`);
+
+    const b = tree(names);
+    mkdirSync(path.join(b, 'job', 'artifacts', 'id7'), { recursive: true });
+    utimesSync(path.join(b, 'job'), HOUR_AGO, HOUR_AGO);
+    mkdirSync(registry);
+    const real = await theirs([`--file-pattern=${b}/*`]);
+    expect(real.stdout).toBe(mine.stdout.replaceAll(a, b));
+  });
+
+  test('a bad --grace-period is a usage error, exit 2 (like argparse)', async () => {
+    const mine = await ours(['--grace-period', 'soon']);
+    const real = await theirs(['--grace-period', 'soon']);
+    expect(real.exitCode).toBe(2);
+    expect(mine.exitCode).toBe(2);
+    expect(real.stderr).toContain("argument --grace-period: invalid int value: 'soon'");
+    expect(mine.stderr).toBe("error: argument --grace-period: invalid int value: 'soon'");
+  });
+});
+
+describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
+  test('a live pid protects its dir, a dead pid does not (2.3.1 has it backwards)', async () => {
+    const d = tree(['live', 'dead']);
+    const sleeper = spawn('sleep', ['300'], { stdio: 'ignore' });
+    const finished = spawn('true');
+    await new Promise((r) => finished.on('exit', r));
+    try {
+      writeFileSync(path.join(d, 'live', 'pid'), `${sleeper.pid}\n`);
+      writeFileSync(path.join(d, 'dead', 'pid'), `${finished.pid}\n`);
+      for (const n of ['live', 'dead']) utimesSync(path.join(d, n), HOUR_AGO, HOUR_AGO);
+      const r = await ours([`--file-pattern=${d}/*`]);
+      expect(r.stdout).toBe(`Excluding running project ${d}/live from cleanup\nRemoved 1 private data dir(s) in pattern ${d}/*\n(changed: True)`);
+      expect(readdirSync(d)).toEqual(['live']);
+    } finally {
+      sleeper.kill('SIGKILL');
+    }
+  });
+
+  test('/etc/* is refused (2.3.1 would delete /etc subdirectories)', async () => {
+    const r = await ours(['--file-pattern=/etc/*', '--grace-period', '0']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Provided pattern could result in deleting system folders:\n.*\/etc\/passwd.*\nRefusing to continue for user system safety\.$/);
+    expect(existsSync('/etc/passwd')).toBe(true);
+  });
+
+  test('`/` is refused', async () => {
+    const r = await ours(['--file-pattern=/']);
+    expect(r).toEqual({ exitCode: 1, stdout: '', stderr: 'Provided pattern could result in deleting system folders:\n/\nRefusing to continue for user system safety.' });
+  });
+
+  test('.. escapes are refused', async () => {
+    const d = tree(['a']);
+    const r = await ours([`--file-pattern=${d}/../${path.basename(d)}/*`, '--grace-period', '0']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toBe(`Provided pattern contains a '..' path segment: ${d}/../${path.basename(d)}/*\nRefusing to continue for user system safety.`);
+    expect(existsSync(path.join(d, 'a'))).toBe(true);
+  });
+
+  test('negative grace periods are usage errors (Python would delete everything)', async () => {
+    const r = await ours(['--grace-period', '-5']);
+    expect(r).toMatchObject({ exitCode: 2, stderr: 'error: argument --grace-period: must be 0 or more minutes, got -5' });
+  });
+
+  test('unknown options and executables are usage errors (exit 2)', async () => {
+    expect((await ours(['--bogus'])).exitCode).toBe(2);
+    const r = await ours(['--process-isolation-executable', 'crun', '--image-prune']);
+    expect(r).toMatchObject({ exitCode: 2, stderr: "error: argument --process-isolation-executable: invalid choice: 'crun' (choose from 'docker', 'podman')" });
+  });
+
+  test('--dry-run lists and deletes nothing', async () => {
+    const d = tree(['a', 'b']);
+    const r = await ours([`--file-pattern=${d}/*`, '--dry-run']);
+    expect(r.stdout).toBe(`Would remove private data dir ${d}/a\nWould remove private data dir ${d}/b\nWould remove 2 private data dir(s) in pattern ${d}/*\n(changed: False)`);
+    expect(readdirSync(d).sort()).toEqual(['a', 'b']);
+  });
+
+  test('lists are space separated like argparse: a,b is one exclude string', async () => {
+    const d = tree(['a', 'b', 'a,b']);
+    const r = await ours([`--file-pattern=${d}/*`, '--exclude-strings', 'a,b', '--grace-period', '0']);
+    expect(r.stdout).toBe(`Removed 2 private data dir(s) in pattern ${d}/*\n(changed: True)`);
+    expect(readdirSync(d)).toEqual(['a,b']);
+  });
+});
