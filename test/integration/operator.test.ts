@@ -112,9 +112,12 @@ describeCluster('AnsibleJob operator on a real API server', () => {
     });
     expect(condition(failed, 'Finished')).toMatchObject({ reason: 'BackoffLimitExceeded' });
     expect(failed.status?.attempts).toBe(2);
-    const reasons = await eventReasons(kube, namespace, 'interrupt');
+    // Events follow the status write; wait for the last one rather than racing it.
+    const reasons = await waitFor('Failed event', async () => {
+      const recorded = await eventReasons(kube, namespace, 'interrupt');
+      return recorded.includes('Failed') ? recorded : undefined;
+    });
     expect(reasons.filter((reason) => reason === 'Interrupted')).toHaveLength(2);
-    expect(reasons).toContain('Failed');
     // Nothing relaunches a finished job.
     await new Promise((resolve) => setTimeout(resolve, 1500));
     expect((await podsOf(kube, namespace, 'interrupt')).filter((pod) => !pod.metadata.deletionTimestamp)).toHaveLength(0);
@@ -130,7 +133,10 @@ describeCluster('AnsibleJob operator on a real API server', () => {
     expect(condition(timedOut, 'Finished')).toMatchObject({ reason: 'DeadlineExceeded' });
     const pod = await kube.getOrUndefined<any>(paths.pod(namespace, 'deadline-1'));
     expect(pod === undefined || pod.metadata.deletionTimestamp !== undefined).toBe(true);
-    expect(await eventReasons(kube, namespace, 'deadline')).toEqual(expect.arrayContaining(['Launched', 'TimedOut']));
+    await waitFor('Launched and TimedOut events', async () => {
+      const recorded = await eventReasons(kube, namespace, 'deadline');
+      return recorded.includes('Launched') && recorded.includes('TimedOut') ? true : undefined;
+    });
     await waitFor('TTL deletion', async () => ((await kube.getOrUndefined(paths.ansibleJob(namespace, 'deadline'))) === undefined ? true : undefined), 15_000);
   });
 
