@@ -29,6 +29,12 @@ interface Case {
   /** Timing-dependent events (until-loop retries) are compared without their count. */
   dropEvents?: string[];
   /** What this case is about, checked on our events. */
+  /**
+   * A stray line that is finished in a read of its own is written raw (`\r\n`),
+   * one finished in the same read as a marker is written stripped + `\n`:
+   * OutputEventFilter's stdout file depends on read timing, in the runner too.
+   */
+  strayLineEndsVary?: boolean;
   check?: (events: Array<Record<string, unknown>>) => void;
 }
 
@@ -67,7 +73,9 @@ async function compareCase(c: Case): Promise<{ ajoMs: number; runnerMs: number }
   expect(readFileSync(path.join(ours.artifactDir, 'rc'), 'utf8')).toBe(String(c.expect.rc));
   expect(readFileSync(path.join(ours.artifactDir, 'status'), 'utf8')).toBe(c.expect.status);
   if (!c.dropEvents) {
-    const norm = (dir: string, base: string): string => normaliseEvents([JSON.stringify(readFileSync(path.join(dir, 'stdout'), 'utf8'))], base)[0]!;
+    const read = (dir: string): string => readFileSync(path.join(dir, 'stdout'), 'utf8');
+    const text = (dir: string): string => (c.strayLineEndsVary ? read(dir).replace(/^(Enter the secret: )\r?\n/m, '$1\n') : read(dir));
+    const norm = (dir: string, base: string): string => normaliseEvents([JSON.stringify(text(dir))], base)[0]!;
     expect(norm(ours.artifactDir, ajoDir)).toBe(norm(realArtifacts, runnerDir));
   }
   // Statuses: starting (command/env/cwd), running, final.
@@ -104,7 +112,7 @@ const cases: Case[] = [
           "    - name: command output\n      ansible.builtin.command: printf 'caf\\303\\251 \\360\\237\\232\\200\\n'\n",
       }),
     playbook: 'unicode.yml',
-    check: (events) => expect(events.map((e) => e.stdout).join('\n')).toMatch(/ünïcödé 🚀 — «quotes» ñ[\s\S]*café 🚀/),
+    check: (events) => expect(events.map((e) => e.stdout).join('\n')).toMatch(/TASK \[Grüße ✓ 日本語\][\s\S]*"msg": "ünïcödé 🚀 — «quotes» ñ"/),
     expect: { rc: 0, status: 'successful' },
   },
   {
@@ -118,6 +126,7 @@ const cases: Case[] = [
         'env/passwords': '---\n"Enter the secret:\\\\s*?$": "hunter2"\n',
       }),
     playbook: 'prompt.yml',
+    strayLineEndsVary: true,
     check: (events) => expect(events.some((e) => String(e.stdout).includes('"msg": "got hunter2"'))).toBe(true),
     expect: { rc: 0, status: 'successful' },
   },
