@@ -19,7 +19,7 @@ describe('decide', () => {
   test('a new job records the launch in status and creates attempt 1', () => {
     const plan = run(makeJob({ async: 30 }), undefined);
     expect(plan.status).toMatchObject({ phase: 'Pending', attempts: 1, podName: 'demo-1', jid: 'uid-1', startTime: new Date(T0).toISOString() });
-    expect(plan.status?.conditions?.find((c) => c.type === 'Launched')).toMatchObject({ status: 'True', reason: 'PodCreated' });
+    expect(plan.status?.conditions?.find((c) => c.type === 'Launched')).toMatchObject({ status: 'True', reason: 'Launched' });
     expect(plan.createPod?.metadata.name).toBe('demo-1');
     expect((plan.createPod?.spec as any).activeDeadlineSeconds).toBe(30);
     expect(plan.events).toEqual([expect.objectContaining({ reason: 'Launched' })]);
