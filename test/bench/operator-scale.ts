@@ -8,7 +8,6 @@
  * The operator runs in this process, so the RSS includes the benchmark's own client; it is
  * an upper bound for the operator alone. Uses $KUBECONFIG.
  */
-import '../../operator/src/controller/kube/node-compat.js';
 import { randomBytes } from 'node:crypto';
 
 export interface OperatorScaleResult {

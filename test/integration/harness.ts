@@ -9,15 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-// Jest evaluates CommonJS dependencies (undici) while linking, before any ES module body
-// runs, so the Node 20 shims must be in place before the client is even imported.
-import '../../operator/src/controller/kube/node-compat.js';
 import type { KubeClient as KubeClientType } from '../../operator/src/controller/kube/client.js';
 import type { OperatorOptions, RunningOperator } from '../../operator/src/controller/operator.js';
-
-const clientModule = await import('../../operator/src/controller/kube/client.js');
-const { startOperator } = await import('../../operator/src/controller/operator.js');
-const { createLogger, silentLogger } = await import('../../operator/src/controller/kube/log.js');
+import * as clientModule from '../../operator/src/controller/kube/client.js';
+import { startOperator } from '../../operator/src/controller/operator.js';
+import { createLogger, silentLogger } from '../../operator/src/controller/kube/log.js';
 export const { KubeClient, KubeApiError, loadKubeConfig, paths } = clientModule;
 type KubeClient = KubeClientType;
 

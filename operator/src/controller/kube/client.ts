@@ -7,7 +7,6 @@
  * Generated API classes are not used: they turn timestamps into Date objects, buffer watch
  * streams line by line behind a 30 s inactivity timer, and make patch content types awkward.
  */
-import './node-compat.js';
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
 import { fetch } from 'undici';
 import type { OperatorMetrics } from './metrics.js';
