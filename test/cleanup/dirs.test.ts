@@ -159,7 +159,7 @@ describe('refused patterns (nothing is deleted)', () => {
     expect(r?.paths).toContain('/etc/passwd');
   });
 
-  test.each(['/tmp', '/tmp/', '/var/*', '/usr/lib', '/home/*', '/*'])('%s', async (pattern) => {
+  test.each(['/tmp', '/tmp/', '/var/*', '/var/lib/*', '/usr/lib', '/usr/local/*', '/home/*', '/root', '/*'])('%s', async (pattern) => {
     expect((await refusal(pattern))?.kind).toBe('system-path');
   });
 

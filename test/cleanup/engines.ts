@@ -43,6 +43,8 @@ function which(binary: string): string | undefined {
 
 /** Why an engine cannot be started here, or undefined when it can be tried. */
 export function engineUnavailableReason(kind: EngineKind): string | undefined {
+  const selected = (process.env.AJO_TEST_ENGINES ?? 'docker,podman').split(',').map((s) => s.trim());
+  if (!selected.includes(kind)) return `${kind}: not selected by AJO_TEST_ENGINES=${process.env.AJO_TEST_ENGINES}`;
   if (process.platform !== 'linux') return `${kind}: engines are only started on Linux`;
   if (process.getuid?.() !== 0) return `${kind}: starting a rootful engine needs root`;
   const binary = kind === 'docker' ? 'dockerd' : 'podman';

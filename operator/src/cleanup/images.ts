@@ -99,11 +99,13 @@ async function matchingReferences(engine: Engine, requested: string): Promise<Ar
   } catch (err) {
     throw requestFailed(engine, `listing images matching ${requested}`, err);
   }
-  return images.flatMap((image) => {
-    // Docker narrows RepoTags to the filter, Podman lists all of them.
-    const tags = (image.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
-    return tags.filter((t) => referenceMatches(requested, t)).map((reference) => ({ reference, imageId: image.Id, tagCount: tags.length }));
-  });
+  return images
+    .flatMap((image) => {
+      // Docker narrows RepoTags to the filter, Podman lists all of them.
+      const tags = (image.RepoTags ?? []).filter((t) => t !== '<none>:<none>');
+      return tags.filter((t) => referenceMatches(requested, t)).map((reference) => ({ reference, imageId: image.Id, tagCount: tags.length }));
+    })
+    .sort((a, b) => (a.reference < b.reference ? -1 : a.reference > b.reference ? 1 : 0)); // engines list newest first; keep output stable
 }
 
 async function containersByImage(engine: Engine): Promise<Map<string, string[]>> {

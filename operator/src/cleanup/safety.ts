@@ -15,8 +15,11 @@ const RUNNER_SYSTEM_DIRS = ['/', '/bin', '/dev', '/home', '/lib', '/mnt', '/proc
 /** Trees owned by the OS: nothing at or below them is ever a private data dir. */
 const OS_TREES = ['/bin', '/boot', '/dev', '/etc', '/lib', '/lib32', '/lib64', '/libx32', '/proc', '/sbin', '/sys', '/usr'];
 
-/** Roots whose direct children belong to users or services (/home/alice, /var/lib, /opt/app). */
-const DATA_ROOTS = ['/', '/home', '/mnt', '/opt', '/root', '/run', '/srv', '/var'];
+/** Roots whose direct children belong to users or services (/home/alice, /var/lib/dpkg, /opt/app). */
+const DATA_ROOTS = ['/', '/home', '/mnt', '/opt', '/run', '/srv', '/var', '/var/lib', '/var/cache', '/var/log', '/var/spool', '/var/local', '/var/opt', '/var/mail'];
+
+/** Never matched themselves (their contents may be): root's home and the service trees above. */
+const EXTRA_EXACT = ['/root', ...DATA_ROOTS];
 
 export type RefusalKind = 'system-path' | 'parent-segment' | 'outside-base';
 
@@ -56,7 +59,7 @@ export interface ProtectedPaths {
 export function protectedPaths(tempDir: string = tmpdir()): ProtectedPaths {
   const tempDirs = [...new Set([tempDir, '/tmp', '/var/tmp'])];
   return {
-    exact: withResolved([...RUNNER_SYSTEM_DIRS, ...tempDirs]),
+    exact: withResolved([...RUNNER_SYSTEM_DIRS, ...EXTRA_EXACT, ...tempDirs]),
     osTrees: withResolved(OS_TREES),
     dataRoots: withResolved(DATA_ROOTS),
   };
