@@ -244,6 +244,8 @@ export async function* readFrames(source: AsyncIterable<Buffer | string>, option
     if (raw === null) {
       throw new StreamFormatError('the stream ended before its {"eof": true} line (truncated stream?)', offset);
     }
+    // A blank line carries nothing; runner chokes on the newline people add after base64, we don't.
+    if (raw.length === 0 || (raw.length === 1 && raw[0] === 0x0d)) continue;
     const value = parseMessage(raw, offset, afterZip);
     afterZip = false;
     const kind = classify(value, keysBeforeZip);
