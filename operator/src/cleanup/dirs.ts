@@ -71,7 +71,14 @@ export interface DirCleanupReport {
 
 type Verdict = { remove: true } | { remove: false; reason: SkipReason; detail: string };
 
-async function judge(match: string, onDisk: string, opts: Required<Pick<DirCleanupOptions, 'excludeStrings' | 'gracePeriodMinutes'>> & { now: Date }): Promise<Verdict> {
+interface Criteria {
+  excludeStrings: readonly string[];
+  gracePeriodMinutes: number;
+  now: Date;
+}
+
+/** ansible-runner's order: exclude strings, then age, then the pid file. */
+async function judge(match: string, onDisk: string, opts: Criteria): Promise<Verdict> {
   const excludedBy = opts.excludeStrings.find((s) => match.includes(s));
   if (excludedBy !== undefined) return { remove: false, reason: 'excluded', detail: `path contains '${excludedBy}'` };
   let st;
@@ -133,7 +140,7 @@ export async function cleanupDirs(options: DirCleanupOptions): Promise<DirCleanu
   const refusal = checkPattern(options.pattern, matches, cwd, protectedPaths(tempDir));
   if (refusal) return { ...report, refusal };
 
-  const criteria = { excludeStrings: options.excludeStrings ?? [], gracePeriodMinutes, now: options.now ?? new Date() };
+  const criteria: Criteria = { excludeStrings: options.excludeStrings ?? [], gracePeriodMinutes, now: options.now ?? new Date() };
   for (const match of matches) {
     const onDisk = path.resolve(cwd, match);
     const verdict = await judge(match, onDisk, criteria);
