@@ -25,8 +25,10 @@ BIN_DIR="$CACHE_DIR/bin"
 # Names of everything we create outside the state dir. They carry "ajo" so
 # that `down` deletes only what is ours.
 BRIDGE=ajo-br0
-API_LINK=ajo-api0                 # dummy link carrying the API server's address
-API_ADDR=10.245.255.1             # reachable from pods (a loopback address is not)
+# The API server listens on the pod bridge's gateway address: pods reach it
+# there (the `kubernetes` Service must not point at a loopback address), and
+# `up` creates the bridge itself, because this kernel has no dummy links.
+API_ADDR=10.244.0.1
 API_PORT=16443
 ETCD_PORT=12379
 ETCD_PEER_PORT=12380
@@ -35,8 +37,28 @@ SERVICE_CIDR=10.96.0.0/16
 SERVICE_API_IP=10.96.0.1
 CLUSTER_DNS_IP=10.96.0.10
 NODE_NAME=ajo-node
-KUBELET_PORT=10250 # default; bound to API_ADDR only
+# Ports off the defaults, so a user's own cluster on this machine is not hit.
+KUBELET_PORT=11250
+KUBELET_HEALTHZ_PORT=11248
+PROXY_HEALTHZ_PORT=11256
+PROXY_METRICS_PORT=11249
+CONTROLLER_MANAGER_PORT=11257
+SCHEDULER_PORT=11259
 CTR_NS=k8s.io
+
+# Debian packages the scripts use; `up` installs the missing ones when root.
+APT_CONTROL_PLANE=(etcd-server openssl jq curl iproute2 util-linux procps)
+APT_NODE=(containerd runc containernetworking-plugins iptables conntrack gcc libc6-dev busybox-static)
+
+run_dir() { echo "$STATE_DIR/run"; }
+log_dir() { echo "$STATE_DIR/logs"; }
+pid_of() { # prints the pid of a component we started, if it still runs
+  local f="$STATE_DIR/run/$1.pid" pid
+  [[ -f $f ]] || return 1
+  pid="$(<"$f")"
+  [[ -n $pid && -d /proc/$pid ]] || return 1
+  echo "$pid"
+}
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
