@@ -42,6 +42,8 @@ export interface RequestOptions {
   contentType?: string;
   timeoutMs?: number;
   signal?: AbortSignal;
+  /** Accept header, e.g. to ask for PartialObjectMetadataList (metadata only). */
+  accept?: string;
 }
 
 export interface WatchEvent {
@@ -112,7 +114,7 @@ export class KubeClient {
     const context = new RequestContext(url.toString(), method as HttpMethod);
     await this.kubeConfig.applySecurityAuthentication(context);
     const headers = context.getHeaders() as unknown as Record<string, string>;
-    headers.accept = 'application/json';
+    headers.accept = options.accept ?? 'application/json';
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const signals = [AbortSignal.timeout(options.timeoutMs ?? this.defaultTimeoutMs)];
     if (options.signal) signals.push(options.signal);
