@@ -1,0 +1,163 @@
+// The cleanup sweep's view of the cluster: the pods and Secrets the API server
+// selects by ajo's labels, and the AnsibleJobs. Pods and Secrets are listed as
+// PartialObjectMetadataList, so the operator never receives Secret data even
+// though it must be allowed to list Secrets. Everything is parsed here, at the
+// edge, into the plain facts that orphans.ts judges.
+import { z } from 'zod';
+
+import { LABEL_JOB_NAME, LABEL_MANAGED_BY, MANAGED_BY } from '../controller/api/ansible-job.js';
+import { paths, type KubeClient } from '../controller/kube/client.js';
+import type { DependentFacts, JobFacts, Observation } from './orphans.js';
+
+/** Who labels the objects that the sweep may delete. */
+export const SUBMIT_MANAGED_BY = 'ajo-submit';
+export const POD_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_JOB_NAME}`;
+export const SECRET_SELECTOR = `${LABEL_MANAGED_BY} in (${MANAGED_BY},${SUBMIT_MANAGED_BY}),${LABEL_JOB_NAME}`;
+
+const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
+const PAGE_SIZE = 500;
+
+const OwnerReference = z.object({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string() }).passthrough();
+
+const Metadata = z
+  .object({
+    name: z.string(),
+    namespace: z.string(),
+    uid: z.string(),
+    resourceVersion: z.string(),
+    creationTimestamp: z.string().optional(),
+    deletionTimestamp: z.string().nullish(),
+    labels: z.record(z.string()).nullish(),
+    ownerReferences: z.array(OwnerReference).nullish(),
+  })
+  .passthrough();
+
+const PartialObject = z.object({ metadata: Metadata }).passthrough();
+
+/**
+ * Only the fields the sweep reads, each optional: the controller parses jobs
+ * strictly and skips what does not parse, and the safety net must still see
+ * those jobs (their TTL, and that they own their pods).
+ */
+const LooseJob = z
+  .object({
+    metadata: Metadata,
+    spec: z
+      .object({
+        ttlSecondsAfterFinished: z.number().int().min(0).optional().catch(undefined),
+        payload: z.object({ secret: z.object({ name: z.string() }).passthrough().optional() }).passthrough().optional().catch(undefined),
+      })
+      .passthrough()
+      .optional()
+      .catch(undefined),
+    status: z
+      .object({
+        phase: z.string().optional().catch(undefined),
+        completionTime: z.string().optional().catch(undefined),
+        artifacts: z.object({ path: z.string() }).passthrough().optional().catch(undefined),
+      })
+      .passthrough()
+      .optional()
+      .catch(undefined),
+  })
+  .passthrough();
+
+const List = z.object({ metadata: z.object({ continue: z.string().optional() }).passthrough().optional(), items: z.array(z.unknown()).nullish() });
+
+export class ObservationError extends Error {
+  override name = 'ObservationError';
+}
+
+function dependentFacts(item: unknown, what: string): DependentFacts {
+  const parsed = PartialObject.safeParse(item);
+  if (!parsed.success) throw new ObservationError(`${what}: an item does not parse as object metadata: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
+  const m = parsed.data.metadata;
+  return {
+    namespace: m.namespace,
+    name: m.name,
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+    ...(m.creationTimestamp ? { creationTimestamp: m.creationTimestamp } : {}),
+    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    labels: m.labels ?? {},
+    ownerReferences: (m.ownerReferences ?? []).map(({ apiVersion, kind, name, uid }) => ({ apiVersion, kind, name, uid })),
+  };
+}
+
+export function jobFacts(item: unknown): JobFacts | undefined {
+  const parsed = LooseJob.safeParse(item);
+  if (!parsed.success) return undefined;
+  const { metadata: m, spec, status } = parsed.data;
+  return {
+    namespace: m.namespace,
+    name: m.name,
+    uid: m.uid,
+    resourceVersion: m.resourceVersion,
+    ...(m.deletionTimestamp ? { deletionTimestamp: m.deletionTimestamp } : {}),
+    ...(status?.phase ? { phase: status.phase } : {}),
+    ...(status?.completionTime ? { completionTime: status.completionTime } : {}),
+    ...(spec?.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished } : {}),
+    ...(spec?.payload?.secret?.name ? { payloadSecretName: spec.payload.secret.name } : {}),
+    ...(status?.artifacts?.path ? { artifactsPath: status.artifacts.path } : {}),
+  };
+}
+
+async function listAll(client: KubeClient, path: string, options: { labelSelector?: string; metadataOnly?: boolean; signal?: AbortSignal }): Promise<unknown[]> {
+  const items: unknown[] = [];
+  let token: string | undefined;
+  do {
+    const page = List.parse(
+      await client.get(path, {
+        query: { limit: PAGE_SIZE, labelSelector: options.labelSelector, continue: token },
+        ...(options.metadataOnly ? { accept: METADATA_ONLY } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
+    );
+    items.push(...(page.items ?? []));
+    token = page.metadata?.continue || undefined;
+  } while (token);
+  return items;
+}
+
+/** Namespaces to look in; `[undefined]` is all namespaces. */
+const scopesOf = (namespaces: readonly string[]) => (namespaces.length > 0 ? namespaces : [undefined]);
+
+const secretsPath = (namespace: string | undefined) => (namespace ? paths.secrets(namespace) : '/api/v1/secrets');
+
+export async function listLabelledPods(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<DependentFacts[]> {
+  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.pods(ns), { labelSelector: POD_SELECTOR, metadataOnly: true, ...(signal ? { signal } : {}) })));
+  return lists.flat().map((item) => dependentFacts(item, 'pods'));
+}
+
+export async function listLabelledSecrets(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<DependentFacts[]> {
+  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, secretsPath(ns), { labelSelector: SECRET_SELECTOR, metadataOnly: true, ...(signal ? { signal } : {}) })));
+  return lists.flat().map((item) => dependentFacts(item, 'secrets'));
+}
+
+/**
+ * A job that cannot be read fails the whole list: leaving it out would make its
+ * pods and Secret look orphaned.
+ */
+export async function listJobs(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<JobFacts[]> {
+  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.ansibleJobs(ns), signal ? { signal } : {})));
+  return lists.flat().map((item) => {
+    const facts = jobFacts(item);
+    if (!facts) throw new ObservationError('ansiblejobs: an item has no readable metadata (name, namespace, uid, resourceVersion)');
+    return facts;
+  });
+}
+
+export type PartialObservation = { [K in keyof Observation]: Observation[K] | Error };
+
+/**
+ * Pods and Secrets are listed before the jobs: a pod is only created for a job
+ * that exists, so a job that owns a listed pod is in the later job list unless
+ * it was deleted meanwhile. A failed list is returned as its error so that the
+ * other kinds can still be swept.
+ */
+export async function observeCluster(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<PartialObservation> {
+  const settle = <T>(promise: Promise<T>): Promise<T | Error> => promise.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
+  const [pods, secrets] = await Promise.all([settle(listLabelledPods(client, namespaces, signal)), settle(listLabelledSecrets(client, namespaces, signal))]);
+  const jobs = await settle(listJobs(client, namespaces, signal));
+  return { pods, secrets, jobs };
+}

@@ -1,0 +1,131 @@
+// What one cleanup sweep did, and how it is reported: Prometheus metrics in the
+// operator's registry and, when something was removed or went wrong, one
+// Kubernetes Event. Plain data and pure functions, so the reporting is tested
+// without a cluster.
+import { Counter, Gauge, type Registry } from '../controller/kube/metrics.js';
+
+export const REMOVED_KINDS = ['pod', 'secret', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
+export type RemovedKind = (typeof REMOVED_KINDS)[number];
+
+export interface SweepFailure {
+  kind: RemovedKind;
+  message: string;
+}
+
+export interface SweepOutcome {
+  startedAt: string;
+  durationMs: number;
+  /** Per kind: `namespace/name` of objects, paths of dirs, image references or ids. */
+  removed: Record<RemovedKind, string[]>;
+  /** Bytes of artifacts dirs removed plus the space the engine reclaimed. */
+  bytesFreed: number;
+  errors: SweepFailure[];
+  /** The artifacts pattern was refused as dangerous; nothing was removed from the volume. */
+  refusal?: string;
+}
+
+export function emptyOutcome(startedAt: Date): SweepOutcome {
+  return {
+    startedAt: startedAt.toISOString(),
+    durationMs: 0,
+    removed: { pod: [], secret: [], ansiblejob: [], artifacts_dir: [], image: [], dangling_image: [] },
+    bytesFreed: 0,
+    errors: [],
+  };
+}
+
+export const removedCount = (outcome: SweepOutcome) => REMOVED_KINDS.reduce((sum, kind) => sum + outcome.removed[kind].length, 0);
+export const isFailed = (outcome: SweepOutcome) => outcome.errors.length > 0 || outcome.refusal !== undefined;
+
+export interface SweepEvent {
+  type: 'Normal' | 'Warning';
+  reason: 'CleanupSwept' | 'CleanupFailed' | 'CleanupRefused';
+  message: string;
+}
+
+/** Events carry at most 1 KiB of message; the JSON log line has everything. */
+export const EVENT_MESSAGE_LIMIT = 1024;
+const NAMES_SHOWN = 5;
+
+const KIND_NOUNS: Record<RemovedKind, string> = {
+  pod: 'orphaned pod(s)',
+  secret: 'orphaned payload Secret(s)',
+  ansiblejob: 'expired AnsibleJob(s)',
+  artifacts_dir: 'artifacts dir(s)',
+  image: 'image tag(s)',
+  dangling_image: 'dangling image(s)',
+};
+
+function listed(names: readonly string[]): string {
+  const shown = names.slice(0, NAMES_SHOWN).join(', ');
+  return names.length > NAMES_SHOWN ? `${shown}, and ${names.length - NAMES_SHOWN} more` : shown;
+}
+
+/** The Event for a sweep; none for a sweep that changed nothing and failed nowhere. */
+export function sweepEventOf(outcome: SweepOutcome): SweepEvent | undefined {
+  const removedParts = REMOVED_KINDS.filter((kind) => outcome.removed[kind].length > 0).map(
+    (kind) => `${outcome.removed[kind].length} ${KIND_NOUNS[kind]} (${listed(outcome.removed[kind])})`,
+  );
+  if (removedParts.length === 0 && !isFailed(outcome)) return undefined;
+  const parts = [removedParts.length > 0 ? `removed ${removedParts.join('; ')}` : 'removed nothing'];
+  if (outcome.bytesFreed > 0) parts.push(`${outcome.bytesFreed} bytes freed`);
+  if (outcome.refusal) parts.push(`artifacts sweep refused: ${outcome.refusal}`);
+  if (outcome.errors.length > 0) parts.push(`${outcome.errors.length} error(s): ${outcome.errors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`);
+  let message = parts.join('; ').replace(/\s*\n\s*/g, ' ');
+  if (message.length > EVENT_MESSAGE_LIMIT) message = `${message.slice(0, EVENT_MESSAGE_LIMIT - 1)}…`;
+  if (outcome.refusal) return { type: 'Warning', reason: 'CleanupRefused', message };
+  if (outcome.errors.length > 0) return { type: 'Warning', reason: 'CleanupFailed', message };
+  return { type: 'Normal', reason: 'CleanupSwept', message };
+}
+
+export interface CleanupMetrics {
+  sweeps: Counter;
+  removed: Counter;
+  errors: Counter;
+  bytesFreed: Counter;
+  lastSweepTimestamp: Gauge;
+  lastSweepDuration: Gauge;
+  lastSweepRemoved: Gauge;
+}
+
+const registered = new WeakMap<Registry, CleanupMetrics>();
+
+/**
+ * The cleanup metrics in an operator's registry, registered once per registry
+ * (an instance that loses and regains leadership keeps its counters).
+ */
+export function cleanupMetrics(registry: Registry): CleanupMetrics {
+  const existing = registered.get(registry);
+  if (existing) return existing;
+  const metrics: CleanupMetrics = {
+    sweeps: registry.register(new Counter('ajo_cleanup_sweeps_total', 'Cleanup sweeps by result (ok, failed).')),
+    removed: registry.register(new Counter('ajo_cleanup_removed_total', 'Objects removed by the cleanup sweep, by kind.')),
+    errors: registry.register(new Counter('ajo_cleanup_errors_total', 'Cleanup failures (a list, a delete, a dir, an engine request), by kind.')),
+    bytesFreed: registry.register(new Counter('ajo_cleanup_freed_bytes_total', 'Bytes freed by removing artifacts dirs and images.')),
+    lastSweepTimestamp: registry.register(new Gauge('ajo_cleanup_last_sweep_timestamp_seconds', 'Unix time the last cleanup sweep started.')),
+    lastSweepDuration: registry.register(new Gauge('ajo_cleanup_last_sweep_duration_seconds', 'How long the last cleanup sweep took.')),
+    lastSweepRemoved: registry.register(new Gauge('ajo_cleanup_last_sweep_removed', 'Objects the last cleanup sweep removed, all kinds.')),
+  };
+  // Zero series from the start, so rate() and absent-alerts work before the first removal.
+  for (const kind of REMOVED_KINDS) {
+    metrics.removed.inc({ kind }, 0);
+    metrics.errors.inc({ kind }, 0);
+  }
+  for (const result of ['ok', 'failed']) metrics.sweeps.inc({ result }, 0);
+  metrics.bytesFreed.inc({}, 0);
+  registered.set(registry, metrics);
+  return metrics;
+}
+
+export function recordSweepMetrics(metrics: CleanupMetrics, outcome: SweepOutcome): void {
+  metrics.sweeps.inc({ result: isFailed(outcome) ? 'failed' : 'ok' });
+  for (const kind of REMOVED_KINDS) {
+    if (outcome.removed[kind].length > 0) metrics.removed.inc({ kind }, outcome.removed[kind].length);
+  }
+  for (const failure of outcome.errors) metrics.errors.inc({ kind: failure.kind });
+  if (outcome.refusal) metrics.errors.inc({ kind: 'artifacts_dir' });
+  if (outcome.bytesFreed > 0) metrics.bytesFreed.inc({}, outcome.bytesFreed);
+  metrics.lastSweepTimestamp.set(Date.parse(outcome.startedAt) / 1000);
+  metrics.lastSweepDuration.set(outcome.durationMs / 1000);
+  metrics.lastSweepRemoved.set(removedCount(outcome));
+}
