@@ -4,6 +4,7 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
+import { assertCleanupConfig, CleanupReconciler, cleanupMetrics, eventTargetFor, type CleanupConfig } from '../cleanup/reconciler.js';
 import { AnsibleJobController, type StatusSource } from './controller.js';
 import type { KubeClient } from './kube/client.js';
 import { startProbeServer } from './kube/http-server.js';
@@ -24,6 +25,8 @@ export interface OperatorOptions {
   identity?: string;
   statusSource?: StatusSource;
   resyncMs?: number;
+  /** The periodic cleanup sweep (cleanup/reconciler.ts); like the controller, it runs only on the leader. */
+  cleanup?: CleanupConfig;
   /** Called when leadership is lost; `ajo operator` exits so that it restarts clean. */
   onLostLeadership?: () => void;
 }
@@ -43,6 +46,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const metrics = createOperatorMetrics();
   const client = options.client.withMetrics(metrics);
   let controller: AnsibleJobController | undefined;
+  let cleanup: CleanupReconciler | undefined;
+  if (options.cleanup) {
+    assertCleanupConfig(options.cleanup);
+    cleanupMetrics(metrics.registry); // standbys export the series too, at zero
+  }
   let controllerFailed = false;
   let stopping = false;
 
@@ -62,11 +70,25 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       controllerFailed = true;
       logger.error('controller failed to start', { error });
     });
+    if (options.cleanup) {
+      cleanup = new CleanupReconciler({
+        config: options.cleanup,
+        client,
+        namespaces: options.namespaces,
+        logger: logger.child({ component: 'cleanup' }),
+        registry: metrics.registry,
+        identity,
+        eventTarget: eventTargetFor(options.leaderElection),
+      });
+      cleanup.start();
+    }
   };
   const stopController = async () => {
     const running = controller;
+    const sweeping = cleanup;
     controller = undefined;
-    await running?.stop();
+    cleanup = undefined;
+    await Promise.all([running?.stop(), sweeping?.stop()]);
   };
 
   let elector: LeaderElector | undefined;
