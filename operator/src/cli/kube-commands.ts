@@ -25,6 +25,7 @@ import {
 import { KubeClient, loadKubeConfig, paths } from '../controller/kube/client.js';
 import { createLogger, type LogLevel } from '../controller/kube/log.js';
 import { startOperator } from '../controller/operator.js';
+import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from '../cleanup/operator-flags.js';
 import { transmit } from '../streaming/transmit.js';
 import { UsageError } from './errors.js';
 
@@ -43,6 +44,15 @@ const positiveInt = (name: string) => (value: string) => {
   if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${name} must be a whole number >= 0`);
   return parsed;
 };
+
+/** Runs a flag check whose errors are usage errors (exit 2). */
+function usage<T>(check: () => T): T {
+  try {
+    return check();
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 function clientFrom(flags: { kubeconfig?: string }): KubeClient {
   return new KubeClient(loadKubeConfig(flags.kubeconfig));
@@ -156,7 +166,7 @@ async function buildPayload(dir: string, playbook: string, extravars: Record<str
 }
 
 function registerOperator(program: Command) {
-  program
+  const command = program
     .command('operator')
     .description('run the AnsibleJob controller (leader-elected, with /metrics, /healthz, /readyz)')
     .addOption(new Option('--namespace <ns...>', 'namespaces to watch (default: all)').env('AJO_NAMESPACES').argParser((value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)]))
@@ -170,12 +180,14 @@ function registerOperator(program: Command) {
     .addOption(new Option('--lease-namespace <ns>', 'namespace of the leader Lease').env('POD_NAMESPACE'))
     .addOption(new Option('--lease-name <name>', 'name of the leader Lease').default('ajo-operator'))
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).env('AJO_LOG_LEVEL').default('info'))
-    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)')
-    .action(async (flags: {
+    .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)');
+  addCleanupOptions(command)
+    .action(async (flags: CleanupFlags & {
       namespace?: string[]; concurrency: number; image?: string; processImage?: string; statusPort: number; statusVia: 'direct' | 'proxy';
       metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string;
     }) => {
       if (flags.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+      const cleanup = usage(() => cleanupConfigFromFlags(flags));
       const client = clientFrom(flags);
       const logger = createLogger({ level: flags.logLevel, base: { component: 'ajo-operator' } });
       // Fail fast with a precise message rather than retrying forever against a wrong address.
@@ -189,6 +201,7 @@ function registerOperator(program: Command) {
         logger,
         metricsPort: flags.metricsPort,
         statusSource: flags.statusVia,
+        ...(cleanup ? { cleanup } : {}),
         ...(flags.leaderElect ? { leaderElection: { namespace: flags.leaseNamespace ?? client.defaultNamespace(), leaseName: flags.leaseName } } : {}),
         onLostLeadership: () => {
           logger.error('lost the leader lease; exiting so that a restart starts clean');
