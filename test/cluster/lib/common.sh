@@ -45,6 +45,9 @@ PROXY_METRICS_PORT=11249
 CONTROLLER_MANAGER_PORT=11257
 SCHEDULER_PORT=11259
 CTR_NS=k8s.io
+# Built locally by `up` (no registry here) and imported into the node.
+PAUSE_IMAGE=ajo.test/pause:3.10.2
+TEST_IMAGE=ajo.test/busybox:1
 
 # Debian packages the scripts use; `up` installs the missing ones when root.
 APT_CONTROL_PLANE=(etcd-server openssl jq curl iproute2 util-linux procps)
@@ -58,6 +61,34 @@ pid_of() { # prints the pid of a component we started, if it still runs
   pid="$(<"$f")"
   [[ -n $pid && -d /proc/$pid ]] || return 1
   echo "$pid"
+}
+
+# The bridge, the ports and kube-proxy's iptables chains are machine-wide, so
+# there is one cluster per machine: `up` and `down` serialise on one lock, and
+# the owner file names the state dir of the cluster that runs.
+MACHINE_LOCK=/run/lock/ajo-cluster.lock
+MACHINE_OWNER=/run/ajo-cluster.owner
+
+take_machine_lock() {
+  mkdir -p "$(dirname "$MACHINE_LOCK")"
+  exec 9>"$MACHINE_LOCK"
+  if ! flock -n 9; then
+    log "waiting for another test/cluster/up or down on this machine to finish"
+    flock -w 3600 9 || die "gave up waiting for $MACHINE_LOCK"
+  fi
+}
+
+# Holders: test runs that use the cluster (`up --hold NAME`). `down --release
+# NAME` stops the cluster only when no other live holder remains, so two test
+# runs in one checkout can share it.
+holders_dir() { echo "$STATE_DIR/holders"; }
+live_holders() {
+  local f pid
+  for f in "$STATE_DIR"/holders/*; do
+    [[ -f $f ]] || continue
+    pid="$(<"$f")"
+    if [[ -n $pid && -d /proc/$pid ]]; then echo "${f##*/}"; else rm -f "$f"; fi
+  done
 }
 
 log() { printf '[cluster %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }

@@ -1,0 +1,113 @@
+import * as k8s from '@kubernetes/client-node';
+import { randomBytes } from 'node:crypto';
+import { createTestNamespace, kubeClients, waitForPodPhase } from './kube.js';
+import { clusterTier, describeCluster, describeWithNode } from './tier.js';
+
+describeCluster('cluster tier: API server', () => {
+  const { core } = kubeClients();
+
+  test('answers over TLS with its version and serves the default namespace', async () => {
+    const { config } = kubeClients();
+    expect(config.getCurrentCluster()?.server).toMatch(/^https:\/\//);
+    const version = await config.makeApiClient(k8s.VersionApi).getCode();
+    expect(version.gitVersion).toMatch(/^v1\.\d+\.\d+/);
+    const namespace = await core.readNamespace({ name: 'default' });
+    expect(namespace.status?.phase).toBe('Active');
+  });
+
+  test('refuses a request without credentials', async () => {
+    const { config } = kubeClients();
+    const server = config.getCurrentCluster()?.server ?? '';
+    const anonymous = new k8s.KubeConfig();
+    anonymous.loadFromOptions({
+      clusters: [{ name: 'c', server, caData: config.getCurrentCluster()?.caData, skipTLSVerify: false }],
+      users: [{ name: 'nobody' }],
+      contexts: [{ name: 'x', cluster: 'c', user: 'nobody' }],
+      currentContext: 'x',
+    });
+    await expect(anonymous.makeApiClient(k8s.CoreV1Api).listNamespace()).rejects.toThrow(/401|403/);
+  });
+});
+
+describeWithNode('cluster tier: a node that runs pods', () => {
+  test('the node is Ready', async () => {
+    const { items } = await kubeClients().core.listNode();
+    const ready = items.filter((node) => node.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True'));
+    expect(ready.length).toBeGreaterThan(0);
+  });
+
+  const { core } = kubeClients();
+  const image = clusterTier().testImage;
+  let namespace = '';
+
+  beforeAll(async () => {
+    namespace = await createTestNamespace(core, 'ajo-smoke');
+  });
+
+  afterAll(async () => {
+    if (namespace !== '') await core.deleteNamespace({ name: namespace });
+  });
+
+  const pod = (name: string, spec: Omit<k8s.V1PodSpec, 'restartPolicy'>): k8s.V1Pod => ({
+    metadata: { name, namespace },
+    spec: { restartPolicy: 'Never', terminationGracePeriodSeconds: 1, ...spec },
+  });
+
+  test('a pod runs a command in a locally built image, succeeds, and its logs read back, with a ConfigMap volume seen inside', async () => {
+    const token = randomBytes(8).toString('hex');
+    await core.createNamespacedConfigMap({ namespace, body: { metadata: { name: 'greeting' }, data: { 'greeting.txt': `hello ${token}` } } });
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('reader', {
+        containers: [
+          {
+            name: 'main',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '-c', 'echo "uid=$(id -u) config=$(cat /config/greeting.txt)"'],
+            volumeMounts: [{ name: 'config', mountPath: '/config', readOnly: true }],
+          },
+        ],
+        volumes: [{ name: 'config', configMap: { name: 'greeting' } }],
+      }),
+    });
+
+    const done = await waitForPodPhase(core, namespace, 'reader', ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(done.status?.containerStatuses?.[0]?.state?.terminated?.exitCode).toBe(0);
+    const logs = await core.readNamespacedPodLog({ name: 'reader', namespace, container: 'main' });
+    expect(logs).toBe(`uid=0 config=hello ${token}\n`);
+  });
+
+  test('an emptyDir shared by two containers carries a file from one to the other', async () => {
+    const token = randomBytes(8).toString('hex');
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('shared', {
+        containers: [
+          {
+            name: 'writer',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            // Written under another name and renamed, so the reader never sees half a file.
+            command: ['sh', '-c', `echo ${token} > /shared/.note && mv /shared/.note /shared/note`],
+            volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+          },
+          {
+            name: 'reader',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            command: ['sh', '-c', 'for i in $(seq 1 300); do [ -f /shared/note ] && exec cat /shared/note; sleep 0.1; done; echo "no note after 30 s" >&2; exit 1'],
+            volumeMounts: [{ name: 'shared', mountPath: '/shared' }],
+          },
+        ],
+        volumes: [{ name: 'shared', emptyDir: {} }],
+      }),
+    });
+
+    const done = await waitForPodPhase(core, namespace, 'shared', ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Succeeded');
+    const logs = await core.readNamespacedPodLog({ name: 'shared', namespace, container: 'reader' });
+    expect(logs).toBe(`${token}\n`);
+  });
+});

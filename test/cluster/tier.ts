@@ -1,0 +1,59 @@
+import { localClusterInfo } from './local-cluster.js';
+import { tierEnv } from './jest-global-setup.js';
+
+/**
+ * What the cluster tier has to offer in this test run, as the jest global
+ * setup (test/cluster/jest-global-setup.ts) left it in the environment.
+ */
+export interface ClusterTier {
+  /** An API server answers at `kubeconfig`. */
+  available: boolean;
+  /** Why not, when `available` is false. */
+  reason: string;
+  kubeconfig: string;
+  /** A Ready node runs pods (false for `up --control-plane-only`). */
+  nodeRunsPods: boolean;
+  /** Why pods cannot run, when `nodeRunsPods` is false. */
+  nodeReason: string;
+  /** An image every node has without pulling (locally built busybox). */
+  testImage: string;
+}
+
+export { tierEnv };
+
+export function clusterTier(env: NodeJS.ProcessEnv = process.env): ClusterTier {
+  const kubeconfig = env.KUBECONFIG ?? '';
+  const skipReason = env[tierEnv.skipReason];
+  const reason = skipReason ?? (kubeconfig === '' ? 'KUBECONFIG is not set and no cluster was started (run through the jest "cluster" project, or test/cluster/up)' : '');
+  const available = reason === '';
+  const nodeReason = available ? (env[tierEnv.nodeSkipReason] ?? '') : reason;
+  return {
+    available,
+    reason,
+    kubeconfig,
+    nodeRunsPods: available && nodeReason === '',
+    nodeReason,
+    testImage: env[tierEnv.testImage] ?? localClusterInfo(env).testImage,
+  };
+}
+
+/** A suite that needs an API server. Skipped, with the reason printed, when there is none. */
+export function describeCluster(name: string, fn: () => void): void {
+  const tier = clusterTier();
+  describeOrSkip(name, fn, tier.available ? '' : tier.reason);
+}
+
+/** A suite that needs a node that runs pods. Skipped, with the reason printed, when there is none. */
+export function describeWithNode(name: string, fn: () => void): void {
+  const tier = clusterTier();
+  describeOrSkip(name, fn, tier.nodeRunsPods ? '' : tier.nodeReason);
+}
+
+function describeOrSkip(name: string, fn: () => void, skipReason: string): void {
+  if (skipReason === '') {
+    describe(name, fn);
+    return;
+  }
+  console.warn(`SKIPPED tier: "${name}" needs the cluster tier: ${skipReason}`);
+  describe.skip(name, fn);
+}
