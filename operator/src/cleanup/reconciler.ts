@@ -349,9 +349,12 @@ export class CleanupReconciler {
     const target = this.options.eventTarget;
     if (!target) return;
     const { client, logger, identity } = this.options;
+    // kubectl describe matches Events by the object's uid too; without it the Event still lists by name.
+    this.targetUid ??= await client
+      .getOrUndefined<{ metadata?: { uid?: string } }>(pathOf(target))
+      .then((object) => object?.metadata?.uid)
+      .catch(() => undefined);
     try {
-      // kubectl describe matches Events by the object's uid too.
-      this.targetUid ??= (await client.getOrUndefined<{ metadata?: { uid?: string } }>(pathOf(target)))?.metadata?.uid;
       const now = new Date(this.now()).toISOString();
       await client.create(paths.events(target.namespace), {
         apiVersion: 'v1',
