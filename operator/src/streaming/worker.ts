@@ -15,7 +15,7 @@ import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, w
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
 import { DEFAULT_UNPACK_LIMITS, packDirectory, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
-import { runJob, type JobResult } from '../job/index.js';
+import { JobConfigError, runJob, type JobResult } from '../job/index.js';
 
 export interface WorkerOptions {
   /** Unpack here and keep it afterwards; without it a temp dir is used and removed. */
@@ -105,6 +105,7 @@ function explain(err: unknown): string {
   if (err instanceof StreamFormatError) return `malformed job stream at byte ${err.offset}: ${err.message}`;
   if (err instanceof UnsafeArchiveError) return `refused to extract the private data directory: ${err.message}`;
   if (err instanceof WorkerInputError) return err.message;
+  if (err instanceof JobConfigError) return `invalid job: ${err.message}`;
   return `worker failed: ${(err as Error).message ?? String(err)}`;
 }
 
@@ -115,10 +116,6 @@ async function prepareDataDir(options: WorkerOptions): Promise<{ dir: string; re
   if (options.delete) await rm(options.privateDataDir, { recursive: true, force: true });
   await mkdir(options.privateDataDir, { recursive: true, mode: 0o700 });
   return { dir: options.privateDataDir, removeAfter: !!options.delete };
-}
-
-function artifactDirOf(dataDir: string, kwargs: RunnerKwargs, job: JobResult): string {
-  return job.artifactDir ?? path.join(kwargs.artifact_dir ?? path.join(dataDir, 'artifacts'), job.ident);
 }
 
 /** Run the job stream from `source`, writing the result stream to `out`. */
@@ -143,7 +140,7 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
       onStatus: (status: PyObject) => void writer.write(dumps(status) + '\n'),
       onEvent: (event: PyObject) => void writer.write(dumps(event) + '\n'),
     });
-    await sendArtifacts(writer, artifactDirOf(dir, received.kwargs, job), options.tmpDir);
+    await sendArtifacts(writer, job.artifactDir, options.tmpDir);
     await writer.write(EOF_LINE);
     return { ok: true, job };
   } catch (err) {
