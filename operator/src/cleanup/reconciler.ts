@@ -150,6 +150,18 @@ const pathOf = (target: EventTarget) =>
 
 type DeleteResult = 'deleted' | 'gone' | 'changed';
 
+/** Deletes in flight at once: a backlog of thousands clears in seconds without flooding the API server. */
+const DELETE_CONCURRENCY = 8;
+
+/** Runs `task` over `items`, at most `limit` at a time; `task` must not throw. */
+async function eachLimited<T>(items: readonly T[], limit: number, task: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) await task(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}
+
 const errorMessage = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
 export class CleanupReconciler {
@@ -215,8 +227,8 @@ export class CleanupReconciler {
         { pods: observed.pods instanceof Error ? [] : observed.pods, secrets: observed.secrets instanceof Error ? [] : observed.secrets, jobs: remaining },
         policy,
       );
-      for (const { object, reason } of orphans.pods) await this.deleteDependent('pod', object, reason, outcome);
-      for (const { object, reason } of orphans.secrets) await this.deleteDependent('secret', object, reason, outcome);
+      await eachLimited(orphans.pods, DELETE_CONCURRENCY, ({ object, reason }) => this.deleteDependent('pod', object, reason, outcome));
+      await eachLimited(orphans.secrets, DELETE_CONCURRENCY, ({ object, reason }) => this.deleteDependent('secret', object, reason, outcome));
       if (config.artifacts && !this.stopped) await this.sweepArtifactsVolume(config.artifacts, liveArtifactStrings(remaining), outcome);
     }
     if (config.artifacts && observed.jobs instanceof Error) {
