@@ -1,0 +1,159 @@
+/**
+ * What the e2e suites drive the cluster with: the kubectl and helm binaries
+ * (the user's tools, not our client library, so that the checks are the ones a
+ * user would make), the images built by images/build, and small polling helpers.
+ */
+import { execa, type Options } from 'execa';
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { localClusterInfo } from '../cluster/local-cluster.js';
+
+export const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const chartDir = path.join(repoDir, 'charts', 'ajo');
+export const examplesDir = path.join(repoDir, 'examples', 'kubernetes');
+export const ajoCli = path.join(repoDir, 'operator', 'dist', 'cli', 'main.js');
+export const version: string = (JSON.parse(readFileSync(path.join(repoDir, 'package.json'), 'utf8')) as { version: string }).version;
+
+export const runnerImage = `ajo-runner:${version}`;
+export const operatorImage = `ajo-operator:${version}`;
+/** How the kubelet names them once imported (Docker Hub's library namespace). */
+const qualified = (image: string) => `docker.io/library/${image}`;
+
+const isExecutable = (file: string) => {
+  try {
+    accessSync(file, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+function onPath(name: string): string | undefined {
+  return (process.env.PATH ?? '').split(':').map((dir) => path.join(dir, name)).find(isExecutable);
+}
+
+function localBinDir(): string | undefined {
+  try {
+    return localClusterInfo().binDir;
+  } catch {
+    return undefined;
+  }
+}
+
+/** kubectl/helm: $AJO_KUBECTL/$AJO_HELM, the test cluster's build (same version as the server), then PATH. */
+export function findTool(name: 'kubectl' | 'helm'): string | undefined {
+  const override = process.env[`AJO_${name.toUpperCase()}`];
+  if (override) return override;
+  const built = localBinDir();
+  if (built && isExecutable(path.join(built, name))) return path.join(built, name);
+  return onPath(name);
+}
+
+export interface Tools {
+  kubectl: string;
+  helm: string;
+}
+
+/** The tools, or why the suite cannot run. */
+export function e2eTools(): Tools | { reason: string } {
+  const kubectl = findTool('kubectl');
+  const helm = findTool('helm');
+  if (!helm) return { reason: 'helm is not installed and test/cluster/build-binaries has not built it (or set AJO_HELM)' };
+  if (!kubectl) return { reason: 'kubectl is not installed (or set AJO_KUBECTL)' };
+  if (!existsSync(ajoCli)) return { reason: `${ajoCli} is missing: run npm run build` };
+  return { kubectl, helm };
+}
+
+export async function run(file: string, args: string[], options: Options = {}): Promise<string> {
+  const result = await execa(file, args, { env: { KUBECONFIG: process.env.KUBECONFIG }, timeout: 600_000, ...options });
+  return String(result.stdout);
+}
+
+export async function kubectlJson<T>(tools: Tools, args: string[]): Promise<T> {
+  return JSON.parse(await run(tools.kubectl, [...args, '-o', 'json'])) as T;
+}
+
+export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
+    }
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
+// ---------------------------------------------------------------- images
+
+interface NodeList {
+  items: { metadata: { name: string }; status?: { images?: { names?: string[] }[] } }[];
+}
+
+/** The images every node reports having (node.status.images), so nothing is pulled. */
+export function missingImagesSync(kubectl: string): string[] {
+  const nodes = JSON.parse(execFileSync(kubectl, ['get', 'nodes', '-o', 'json'], { encoding: 'utf8', env: process.env })) as NodeList;
+  const wanted = [runnerImage, operatorImage];
+  return wanted.filter((image) =>
+    nodes.items.length === 0 || nodes.items.some((node) => !(node.status?.images ?? []).some((entry) => (entry.names ?? []).includes(qualified(image)))),
+  );
+}
+
+const imagesCacheDir = () => path.join(process.env.AJO_CACHE_DIR ?? path.join(process.env.XDG_CACHE_HOME ?? path.join(homedir(), '.cache'), 'ajo'), 'images', version);
+
+/** True when KUBECONFIG names the test cluster of test/cluster (whose node we can load images into). */
+export function isLocalCluster(): boolean {
+  try {
+    return path.resolve(process.env.KUBECONFIG ?? '') === path.resolve(localClusterInfo().kubeconfig);
+  } catch {
+    return false;
+  }
+}
+
+export type ImagePlan = { action: 'none' } | { action: 'load'; archives: string[] } | { action: 'build' } | { action: 'skip'; reason: string };
+
+/**
+ * What it takes to have our images on the node: nothing, loading the archives
+ * images/build left in its cache, or building them (the test cluster only,
+ * where we can reach the node's containerd; for kind, test/e2e/kind.sh builds).
+ */
+export function imagePlan(kubectl: string): ImagePlan {
+  let missing: string[];
+  try {
+    missing = missingImagesSync(kubectl);
+  } catch (error) {
+    return { action: 'skip', reason: `cannot list the nodes: ${String(error)}` };
+  }
+  if (missing.length === 0) return { action: 'none' };
+  const hint = `the node lacks ${missing.join(', ')}: run images/build --load cluster (or --load kind)`;
+  if (!isLocalCluster()) return { action: 'skip', reason: hint };
+  const archives = ['runner', 'operator'].map((name) => path.join(imagesCacheDir(), `ajo-${name}-${version}.tar`));
+  if (archives.every((archive) => existsSync(archive))) return { action: 'load', archives };
+  if (process.env.AJO_E2E_BUILD_IMAGES === '0') return { action: 'skip', reason: `${hint} (AJO_E2E_BUILD_IMAGES=0 forbids building them here)` };
+  if (process.getuid?.() !== 0) return { action: 'skip', reason: `${hint} (building needs root)` };
+  if (!onPath('debootstrap')) return { action: 'skip', reason: `${hint} (building needs debootstrap: apt-get install debootstrap)` };
+  return { action: 'build' };
+}
+
+/** Carries out the plan; then waits until the kubelet reports the images. */
+export async function provideImages(plan: ImagePlan, tools: Tools): Promise<void> {
+  if (plan.action === 'load') {
+    await run(path.join(repoDir, 'test', 'cluster', 'load-image'), plan.archives, { stderr: 'inherit' });
+  } else if (plan.action === 'build') {
+    console.log('e2e: building the images (images/build --load cluster); the first build takes a few minutes');
+    await run(path.join(repoDir, 'images', 'build'), ['--load', 'cluster'], { stderr: 'inherit', timeout: 1_800_000 });
+  } else {
+    return;
+  }
+  // The kubelet refreshes node.status.images on its status updates (every 10 s or so).
+  await until('the node to report the loaded images', 120_000, async () => (missingImagesSync(tools.kubectl).length === 0 ? true : undefined), 2000);
+}
