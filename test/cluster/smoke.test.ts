@@ -110,4 +110,37 @@ describeWithNode('cluster tier: a node that runs pods', () => {
     const logs = await core.readNamespacedPodLog({ name: 'shared', namespace, container: 'reader' });
     expect(logs).toBe(`${token}\n`);
   });
+
+  test('a Service routes a request from one pod to another (kube-proxy)', async () => {
+    const token = randomBytes(8).toString('hex');
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'web', namespace, labels: { app: 'web' } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'httpd', image, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', `mkdir /www && echo ${token} > /www/index.html && exec httpd -f -p 8080 -h /www`] }],
+        },
+      },
+    });
+    await core.createNamespacedService({ namespace, body: { metadata: { name: 'web' }, spec: { selector: { app: 'web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    await waitForPodPhase(core, namespace, 'web', ['Running']);
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('client', {
+        containers: [
+          {
+            name: 'main',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            // Retries while kube-proxy programs the new Service; WEB_SERVICE_HOST is the Service's IP.
+            command: ['sh', '-c', 'for i in $(seq 1 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$WEB_SERVICE_HOST" 80 | tail -n 1 | grep . && exit 0; sleep 1; done; exit 1'],
+          },
+        ],
+      }),
+    });
+    const done = await waitForPodPhase(core, namespace, 'client', ['Succeeded', 'Failed']);
+    expect(done.status?.phase).toBe('Succeeded');
+    expect(await core.readNamespacedPodLog({ name: 'client', namespace, container: 'main' })).toBe(`${token}\n`);
+  });
 });
