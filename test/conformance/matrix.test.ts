@@ -7,13 +7,13 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
-import { ALL_COMBOS, comboName, foldRepeats, normaliseText, outline, pythonAvailable, runPipeline, type PipelineOutcome } from './pipeline.js';
+import { ALL_COMBOS, comboName, withoutTimingEvents, normaliseText, outline, pythonAvailable, runPipeline, type PipelineOutcome } from './pipeline.js';
 
 interface Case {
   name: string;
   dataDir: () => string;
   playbook: string;
-  /** Polls and retries repeat as timing dictates; compare with repeats folded. */
+  /** Polls and retries happen as timing dictates; compare without them. */
   timingSensitive?: boolean;
   /** Module output depends on the machine's state: compare the run's outline only. */
   volatileOutput?: boolean;
@@ -112,7 +112,7 @@ const comparable = (o: PipelineOutcome, c: Case) => ({
   rc: o.rc,
   status: o.status,
   artifactFiles: o.artifactFiles,
-  events: c.volatileOutput ? outline(o.events) : c.timingSensitive ? foldRepeats(o.events) : o.events,
+  events: c.volatileOutput ? outline(o.events) : c.timingSensitive ? withoutTimingEvents(o.events) : o.events,
 });
 
 const available = pythonAvailable();

@@ -178,18 +178,11 @@ function normaliseEvent(raw: Record<string, unknown>): NormalisedEvent {
 }
 
 /**
- * Polling and `until:` retries repeat as often as timing makes them; both
- * implementations are right whatever the count, so runs of them fold to one.
+ * Polling and `until:` retries happen as often as timing makes them, zero
+ * times included, so every count is correct; they are left out of comparisons.
  */
-export function foldRepeats(events: NormalisedEvent[]): Array<Omit<NormalisedEvent, 'counter'>> {
-  const folded: Array<Omit<NormalisedEvent, 'counter'>> = [];
-  for (const { counter: _counter, ...event } of events) {
-    const previous = folded[folded.length - 1];
-    const repeatable = event.event === 'runner_retry' || event.event === 'runner_on_async_poll';
-    if (repeatable && previous?.event === event.event) continue;
-    folded.push(repeatable ? { ...event, stdout: event.stdout.replace(/\(\d+ retries left\)/, '(N retries left)'), event_data: null } : event);
-  }
-  return folded;
+export function withoutTimingEvents(events: NormalisedEvent[]): Array<Omit<NormalisedEvent, 'counter'>> {
+  return events.filter((e) => e.event !== 'runner_retry' && e.event !== 'runner_on_async_poll').map(({ counter: _counter, ...event }) => event);
 }
 
 export function pythonAvailable(): boolean {
@@ -206,7 +199,7 @@ export function pythonAvailable(): boolean {
  * ~/.ansible_async): the shape of the run, without module results or text.
  */
 export function outline(events: NormalisedEvent[]): Array<Record<string, unknown>> {
-  return foldRepeats(events).map(({ event, event_data }) => {
+  return withoutTimingEvents(events).map(({ event, event_data }) => {
     const data = (event_data ?? {}) as Record<string, unknown>;
     const res = (data.res ?? {}) as Record<string, unknown>;
     return { event, task: data.task, host: data.host, changed: res.changed, failed: res.failed };
