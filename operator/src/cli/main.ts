@@ -24,7 +24,7 @@ async function buildProgram(argv: readonly string[]): Promise<Command> {
     .exitOverride();
   const workerCommand = registerStreamingCommands(program);
   const wanted = argv[2];
-  const wantsHelp = wanted === undefined || wanted === 'help' || wanted.startsWith('-');
+  const wantsHelp = wanted === undefined || wanted === 'help' || wanted === '-h' || wanted === '--help';
   if (wanted === 'worker' && argv[3] === 'cleanup') {
     const { registerWorkerCleanupCommand } = await import('./worker-cleanup.js');
     registerWorkerCleanupCommand(workerCommand);

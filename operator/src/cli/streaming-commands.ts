@@ -8,14 +8,14 @@ import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import YAML from 'yaml';
-import { followFile } from '../artifacts/follow.js';
-import { processStream, ProcessError, type ProcessResult } from '../artifacts/process.js';
-import { StatusPublisher } from '../artifacts/status-publisher.js';
+import type { ProcessResult } from '../artifacts/process.js';
 import type { StatusDocument } from '../artifacts/status-document.js';
-import { DEFAULT_UNPACK_LIMITS, type UnpackLimits } from '../protocol/zip.js';
-import { transmit, type TransmitOptions } from '../streaming/transmit.js';
+import type { UnpackLimits } from '../protocol/zip.js';
+import type { TransmitOptions } from '../streaming/transmit.js';
 import { UsageError } from './errors.js';
+
+// Each command imports what it runs when it runs: a worker should not pay at start-up for
+// process's HTTP server, transmit's YAML parser or the other direction's zip library.
 
 const EXIT_BAD_INPUT = 1;
 
@@ -38,7 +38,8 @@ export async function parseExtravars(values: readonly string[]): Promise<Record<
     if (value.startsWith('@')) source = await readFile(value.slice(1), 'utf8');
     const trimmed = source.trim();
     if (trimmed.startsWith('{') || value.startsWith('@')) {
-      const parsed: unknown = YAML.parse(source);
+      const { parse } = await import('yaml');
+      const parsed: unknown = parse(source);
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`extra vars '${value}' must be a mapping`);
       Object.assign(merged, parsed);
       continue;
@@ -150,7 +151,8 @@ function limitOptions(command: Command): Command {
     .addOption(new Option('--max-compression-ratio <n>', 'refuse members compressed more than n:1 (zip bombs)').argParser(wholeNumber('--max-compression-ratio')));
 }
 
-function limitsFrom(flags: { maxUnpackedBytes?: number; maxCompressionRatio?: number }): UnpackLimits {
+async function limitsFrom(flags: { maxUnpackedBytes?: number; maxCompressionRatio?: number }): Promise<UnpackLimits> {
+  const { DEFAULT_UNPACK_LIMITS } = await import('../protocol/zip.js');
   return {
     ...DEFAULT_UNPACK_LIMITS,
     ...(flags.maxUnpackedBytes !== undefined && { maxTotalBytes: flags.maxUnpackedBytes }),
@@ -190,6 +192,7 @@ export function registerStreamingCommands(program: Command): Command {
       .option('--only-transmit-kwargs', 'send only the run options, not the files'),
   ).action(async (dir: string, flags: RunFlags & { onlyTransmitKwargs?: boolean }) => {
     const options = await toTransmitOptions(dir, flags);
+    const { transmit } = await import('../streaming/transmit.js');
     await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs }, process.stdout);
   });
 
@@ -214,7 +217,7 @@ export function registerStreamingCommands(program: Command): Command {
       delete: flags.delete,
       keepaliveSeconds: flags.keepaliveSeconds,
       inputSha256: flags.inputSha256,
-      limits: limitsFrom(flags),
+      limits: await limitsFrom(flags),
       signal: controller.signal,
     });
     await closeOutput(output);
@@ -238,6 +241,11 @@ export function registerStreamingCommands(program: Command): Command {
       .option('--termination-log <file>', 'write the final status document here (Kubernetes termination message)')
       .option('-q, --quiet', 'do not print the playbook output'),
   ).action(async (dir: string, flags) => {
+    const [{ followFile }, { processStream, ProcessError }, { StatusPublisher }] = await Promise.all([
+      import('../artifacts/follow.js'),
+      import('../artifacts/process.js'),
+      import('../artifacts/status-publisher.js'),
+    ]);
     const publisher = new StatusPublisher({ port: flags.statusPort, file: flags.statusFile, terminationLog: flags.terminationLog });
     await publisher.start();
     const controller = cancelOnSignals();
@@ -249,7 +257,7 @@ export function registerStreamingCommands(program: Command): Command {
         ident: flags.ident,
         display: flags.quiet ? undefined : process.stdout,
         onUpdate: (doc) => publisher.update(doc),
-        limits: limitsFrom(flags),
+        limits: await limitsFrom(flags),
       });
       process.stderr.write(summaryLine(result.document) + '\n');
       process.exitCode = result.rc ?? (result.status === 'successful' ? 0 : 1);

@@ -18,8 +18,12 @@ import { chmod, lstat, mkdir, open, opendir, readlink, symlink, unlink, utimes, 
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import yazl from 'yazl';
-import yauzl from 'yauzl';
+import type { ZipFile as ZipWriter } from 'yazl';
+import type { Entry, ZipFile as ZipReader } from 'yauzl';
+
+// Each CLI stage needs only one direction; loading both zip libraries costs every start-up.
+const loadYazl = async () => (await import('yazl')).default;
+const loadYauzl = async () => (await import('yauzl')).default;
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
@@ -42,6 +46,7 @@ export interface PackOptions {
 }
 
 export async function packDirectory(dir: string, zipFile: string, options: PackOptions = {}): Promise<PackResult> {
+  const yazl = await loadYazl();
   const zip = new yazl.ZipFile();
   const output = createWriteStream(zipFile, { mode: 0o600 });
   const zipStream = zip.outputStream as unknown as Readable;
@@ -70,7 +75,7 @@ async function listDir(dir: string): Promise<Dirent[]> {
   return entries;
 }
 
-async function addTree(zip: yazl.ZipFile, root: string, relDir: string, result: PackResult, exclude: ReadonlySet<string>): Promise<void> {
+async function addTree(zip: ZipWriter, root: string, relDir: string, result: PackResult, exclude: ReadonlySet<string>): Promise<void> {
   const absDir = path.join(root, relDir);
   const entries = (await listDir(absDir)).filter((entry) => relDir !== '' || !exclude.has(entry.name));
   const subdirs: string[] = [];
@@ -134,7 +139,7 @@ export interface UnpackResult {
 
 type EntryKind = 'file' | 'directory' | 'symlink';
 
-function entryKind(entry: yauzl.Entry): EntryKind {
+function entryKind(entry: Entry): EntryKind {
   const type = (entry.externalFileAttributes >>> 16) & S_IFMT;
   if (type === S_IFLNK) return 'symlink';
   if (entry.fileName.endsWith('/') || type === S_IFDIR) return 'directory';
@@ -142,7 +147,7 @@ function entryKind(entry: yauzl.Entry): EntryKind {
 }
 
 /** Permission bits to apply; producers that leave them out get sane defaults instead of 0000. */
-function entryMode(entry: yauzl.Entry, kind: EntryKind): number {
+function entryMode(entry: Entry, kind: EntryKind): number {
   const mode = (entry.externalFileAttributes >>> 16) & 0o777;
   const fromUnix = entry.versionMadeBy >> 8 === UNIX_CREATOR && mode !== 0;
   if (fromUnix) return mode;
@@ -211,12 +216,12 @@ class Unpacker {
   private entries = 0;
 
   constructor(
-    private readonly zip: yauzl.ZipFile,
+    private readonly zip: ZipReader,
     private readonly root: string,
     private readonly limits: UnpackLimits,
   ) {}
 
-  checkEntry(entry: yauzl.Entry): void {
+  checkEntry(entry: Entry): void {
     if (++this.entries > this.limits.maxEntries) {
       throw new UnsafeArchiveError(`the archive has more than ${this.limits.maxEntries} members (limit)`);
     }
@@ -234,7 +239,7 @@ class Unpacker {
     }
   }
 
-  async extract(entry: yauzl.Entry): Promise<void> {
+  async extract(entry: Entry): Promise<void> {
     this.checkEntry(entry);
     const kind = entryKind(entry);
     const target = memberPath(this.root, entry.fileName);
@@ -251,7 +256,7 @@ class Unpacker {
     return this.extractFile(entry, target, mtime);
   }
 
-  private async extractDirectory(entry: yauzl.Entry, target: string, mtime: Date): Promise<void> {
+  private async extractDirectory(entry: Entry, target: string, mtime: Date): Promise<void> {
     const existing = await lstat(target).catch(() => null);
     if (existing?.isSymbolicLink() || (existing && !existing.isDirectory())) {
       throw new UnsafeArchiveError(`zip member '${entry.fileName}' is a directory, but '${path.relative(this.root, target)}' is already a file or link`);
@@ -262,7 +267,7 @@ class Unpacker {
     this.result.directories++;
   }
 
-  private async extractSymlink(entry: yauzl.Entry, target: string): Promise<void> {
+  private async extractSymlink(entry: Entry, target: string): Promise<void> {
     if (entry.uncompressedSize > 4096) throw new UnsafeArchiveError(`symlink member '${entry.fileName}' has an implausibly long target`);
     const linkTarget = (await this.readSmall(entry)).toString('utf8');
     const resolved = path.resolve(path.dirname(target), linkTarget);
@@ -273,7 +278,7 @@ class Unpacker {
     this.result.symlinks++;
   }
 
-  private async extractFile(entry: yauzl.Entry, target: string, mtime: Date): Promise<void> {
+  private async extractFile(entry: Entry, target: string, mtime: Date): Promise<void> {
     const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
     const budget = new ByteBudget(
       () => this.limits.maxTotalBytes - this.result.bytes,
@@ -287,13 +292,13 @@ class Unpacker {
     this.result.files++;
   }
 
-  private openEntry(entry: yauzl.Entry): Promise<Readable> {
+  private openEntry(entry: Entry): Promise<Readable> {
     return new Promise((resolve, reject) => {
       this.zip.openReadStream(entry, (err, stream) => (err ? reject(err) : resolve(stream)));
     });
   }
 
-  private async readSmall(entry: yauzl.Entry): Promise<Buffer> {
+  private async readSmall(entry: Entry): Promise<Buffer> {
     const chunks: Buffer[] = [];
     for await (const chunk of await this.openEntry(entry)) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks);
@@ -328,7 +333,8 @@ function explainZipError(err: Error): Error {
 export async function unpackArchive(zipFile: string, root: string, limits: UnpackLimits = DEFAULT_UNPACK_LIMITS): Promise<UnpackResult> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   const realRoot = await realpath(root);
-  let zip: yauzl.ZipFile;
+  const yauzl = await loadYauzl();
+  let zip: ZipReader;
   try {
     zip = await yauzl.openPromise(zipFile, { lazyEntries: true, validateEntrySizes: true, strictFileNames: true, autoClose: false });
   } catch (err) {
@@ -343,7 +349,7 @@ export async function unpackArchive(zipFile: string, root: string, limits: Unpac
       };
       zip.on('error', fail);
       zip.on('end', resolve);
-      zip.on('entry', (entry: yauzl.Entry) => {
+      zip.on('entry', (entry: Entry) => {
         unpacker.extract(entry).then(() => zip.readEntry(), fail);
       });
       zip.readEntry();
