@@ -1,0 +1,68 @@
+// (c) a whole job of a short playbook: transmit | worker | process, and `run`, for both
+// tools, against plain ansible-playbook on the same inventory. The difference is the
+// pipeline's overhead: packing, unpacking, the display callback, events and artifacts.
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { ajo, ansiblePlaybookBin, cacheDir, runner, scrubbedEnv } from '../lib/env.mjs';
+import { measurePipeline, takeTurns } from '../lib/measure.mjs';
+import { SHORT_PLAYBOOK, shortPlaybookDir } from '../lib/short-playbook.mjs';
+
+const OVERHEAD_CEILING_MS = 300;
+const DISPLAY_CALLBACK_ENV = {
+  ANSIBLE_CALLBACK_PLUGINS: '/usr/lib/python3/dist-packages/ansible_runner/display_callback/callback',
+  ANSIBLE_STDOUT_CALLBACK: 'awx_display',
+};
+
+export async function pipelineCase({ reps, log }) {
+  const pdd = shortPlaybookDir();
+  const outDir = (name) => path.join(cacheDir, 'pipeline', `out-${name}`);
+  const streaming = (name, tool) => ({
+    name,
+    prepare: () => rmSync(outDir(name), { recursive: true, force: true }),
+    run: () =>
+      measurePipeline([
+        { argv: tool('transmit', pdd, '-p', SHORT_PLAYBOOK), label: `${name} transmit` },
+        { argv: tool('worker'), label: `${name} worker` },
+        { argv: tool('process', outDir(name)), label: `${name} process` },
+      ]),
+  });
+  // `run` writes artifacts into the dir it runs, so each run gets a fresh copy.
+  const oneCommand = (name, tool) => {
+    let copy = '';
+    return { name, prepare: () => void (copy = shortPlaybookDir(`copy-${name.replace(/\W+/g, '-')}`)), run: () => measurePipeline([{ argv: tool('run', copy, '-p', SHORT_PLAYBOOK), label: name }]) };
+  };
+  // The callback drops its event bodies here, as it does into artifacts/IDENT/ for the runner.
+  const callbackDropoff = outDir('awx-display');
+  const plainPlaybook = (env) => () =>
+    measurePipeline([{ argv: [ansiblePlaybookBin, '-i', path.join(pdd, 'inventory'), SHORT_PLAYBOOK] }], { cwd: path.join(pdd, 'project'), env });
+  const variants = [
+    { name: 'ansible-playbook', run: plainPlaybook(scrubbedEnv) },
+    // Not a target, a diagnosis: the part of the overhead that is the display callback both
+    // tools load into ansible-playbook, rather than their own plumbing.
+    {
+      name: 'ansible-playbook + awx_display',
+      prepare: () => rmSync(callbackDropoff, { recursive: true, force: true }) ?? mkdirSync(callbackDropoff, { recursive: true }),
+      run: plainPlaybook({ ...scrubbedEnv, ...DISPLAY_CALLBACK_ENV, AWX_ISOLATED_DATA_DIR: callbackDropoff }),
+    },
+    streaming('ajo t|w|p', ajo),
+    oneCommand('ajo run', ajo),
+    streaming('ansible-runner t|w|p', runner),
+    oneCommand('ansible-runner run', runner),
+  ];
+  log(`pipeline: ${SHORT_PLAYBOOK} (4 debug tasks on localhost) in ${pdd}`);
+  const summaries = await takeTurns(reps, variants, log);
+  const plain = summaries['ansible-playbook'];
+  const row = (label, ajoName, runnerName) => {
+    const overheadMs = summaries[ajoName].wallMs - plain.wallMs;
+    return {
+      case: `(c) ${label}`,
+      ajo: summaries[ajoName],
+      runner: summaries[runnerName],
+      baseline: plain,
+      withCallback: summaries['ansible-playbook + awx_display'],
+      target: 'ajo overhead < 300 ms',
+      met: overheadMs < OVERHEAD_CEILING_MS,
+    };
+  };
+  return [row('short playbook, transmit | worker | process', 'ajo t|w|p', 'ansible-runner t|w|p'), row('short playbook, run', 'ajo run', 'ansible-runner run')];
+}

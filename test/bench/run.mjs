@@ -1,0 +1,98 @@
+#!/usr/bin/env node
+// `npm run bench`: ajo against the real ansible-runner, in the same run, on
+//   (a) process of a >= 100k-event result stream,
+//   (b) transmit of mixed private data dirs (100 MB and 500 MB),
+//   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
+//   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG).
+// Prints progress on stderr and the results table on stdout. Benchmarks report; they never
+// fail on a missed target (only on a broken run). See docs/bench.md.
+//
+//   node test/bench/run.mjs [--only process,transmit,pipeline,operator] [--reps N]
+//                           [--sizes 100,500] [--jobs 1000]
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
+import { pipelineCase } from './cases/pipeline.mjs';
+import { processCase } from './cases/process.mjs';
+import { transmitCase } from './cases/transmit.mjs';
+import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
+import { renderTable } from './lib/report.mjs';
+
+const CASES = ['process', 'transmit', 'pipeline', 'operator'];
+
+function parseOptions() {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string', default: CASES.join(',') },
+      reps: { type: 'string' },
+      sizes: { type: 'string', default: '100,500' },
+      jobs: { type: 'string', default: '1000' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help) {
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator] [--reps N] [--sizes 100,500] [--jobs 1000]\n');
+    process.exit(0);
+  }
+  const only = values.only.split(',').filter(Boolean);
+  const unknown = only.filter((name) => !CASES.includes(name));
+  if (unknown.length) fail(`unknown case ${unknown.join(', ')}; the cases are ${CASES.join(', ')}`);
+  const positive = (text, what) => {
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 1) fail(`${what} must be a positive whole number, not ${JSON.stringify(text)}`);
+    return value;
+  };
+  const reps = values.reps === undefined ? undefined : positive(values.reps, '--reps');
+  return {
+    only,
+    // Wall times are medians: more runs where a run is short, fewer where it takes minutes.
+    reps: { process: reps ?? 3, transmit: reps ?? 3, pipeline: reps ?? 5 },
+    sizesMb: values.sizes.split(',').map((size) => positive(size, '--sizes')),
+    jobs: positive(values.jobs, '--jobs'),
+  };
+}
+
+function fail(message) {
+  process.stderr.write(`bench: ${message}\n`);
+  process.exit(2);
+}
+
+function preflight() {
+  const missing = [
+    [ajoCli, 'run `npm run build` first'],
+    [runnerBin, 'install python3-ansible-runner (Debian) so ajo can be compared with it'],
+    ['/usr/bin/time', 'install GNU time (`apt-get install time`): it measures each command\'s peak RSS'],
+  ].filter(([file]) => !existsSync(file));
+  if (missing.length) fail(missing.map(([file, hint]) => `${file} is missing: ${hint}`).join('\n'));
+}
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+async function main() {
+  const options = parseOptions();
+  preflight();
+  mkdirSync(cacheDir, { recursive: true });
+  const started = Date.now();
+  const rows = [];
+  const skipped = [];
+  if (options.only.includes('process')) rows.push(...(await processCase({ reps: options.reps.process, log })));
+  if (options.only.includes('transmit')) rows.push(...(await transmitCase({ reps: options.reps.transmit, sizesMb: options.sizesMb, log })));
+  if (options.only.includes('pipeline')) rows.push(...(await pipelineCase({ reps: options.reps.pipeline, log })));
+  if (options.only.includes('operator')) {
+    const reason = operatorSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED operator scale: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await operatorCase({ jobs: options.jobs, log }));
+    }
+  }
+  const totalSeconds = Math.round((Date.now() - started) / 1000);
+  const resultsFile = path.join(cacheDir, 'results', `${new Date(started).toISOString().replace(/[:.]/g, '-')}.json`);
+  mkdirSync(path.dirname(resultsFile), { recursive: true });
+  writeFileSync(resultsFile, JSON.stringify({ started: new Date(started).toISOString(), totalSeconds, options, rows, skipped }, null, 2));
+  process.stdout.write(`${renderTable(rows, skipped)}\nTotal ${Math.floor(totalSeconds / 60)} min ${totalSeconds % 60} s; every run: ${resultsFile}\n`);
+}
+
+await main();
