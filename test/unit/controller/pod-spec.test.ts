@@ -46,6 +46,15 @@ describe('worker pod', () => {
     expect(volumes.find((v: any) => v.name === 'artifacts')).toEqual({ name: 'artifacts', emptyDir: {} });
   });
 
+  test('the read-only sidecar has a writable emptyDir at /tmp (the artifacts zip is staged there)', () => {
+    const built = buildWorkerPod(makeJob(), 1, podOptions);
+    if (!built.ok) throw new Error('unexpected');
+    const processContainer = containerNamed(built.pod, 'process');
+    expect(processContainer.securityContext.readOnlyRootFilesystem).toBe(true);
+    expect(processContainer.volumeMounts).toContainEqual({ name: 'process-tmp', mountPath: '/tmp' });
+    expect((built.pod.spec as any).volumes).toContainEqual({ name: 'process-tmp', emptyDir: {} });
+  });
+
   test('ansible-runner worker checks the sha256 in the shell before running', () => {
     const built = buildWorkerPod(makeJob({ worker: 'ansible-runner', image: 'quay.io/ee:1', payload: { volume: { claimName: 'big', path: 'jobs/x.stream' }, sha256: SHA }, artifacts: { claimName: 'arts', subPath: 'team' } }), 1, podOptions);
     if (!built.ok) throw new Error('unexpected');

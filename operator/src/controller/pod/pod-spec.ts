@@ -37,6 +37,8 @@ export const STATUS_FILE = `${SHARED_DIR}/status.json`;
 export const ARTIFACTS_DIR = '/artifacts';
 export const PRIVATE_DATA_DIR = '/runner';
 export const HOME_DIR = '/home/ajo';
+/** The sidecar's only writable path besides its volumes: process stages the artifacts zip in os.tmpdir(). */
+export const PROCESS_TMP_DIR = '/tmp';
 export const TERMINATION_LOG = '/dev/termination-log';
 export const WORKER_CONTAINER = 'worker';
 export const PROCESS_CONTAINER = 'process';
@@ -173,6 +175,9 @@ function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuild
     volumeMounts: [
       { name: 'shared', mountPath: SHARED_DIR },
       { name: 'artifacts', mountPath: ARTIFACTS_DIR, ...(subPath ? { subPath } : {}) },
+      // The root filesystem is read-only; the artifacts zip at the end of the stream is
+      // written to a temp file before it is unpacked.
+      { name: 'process-tmp', mountPath: PROCESS_TMP_DIR },
     ],
     terminationMessagePath: TERMINATION_LOG,
     terminationMessagePolicy: 'File',
@@ -236,6 +241,7 @@ export function defaultWorkerPod(
         { name: 'shared', emptyDir: {} },
         { name: 'runner', emptyDir: {} },
         { name: 'home', emptyDir: {} },
+        { name: 'process-tmp', emptyDir: {} },
         artifactsVolume(spec),
       ],
     },
