@@ -7,6 +7,7 @@
  * ansible-runner, a broken or truncated stream is an error (non-zero exit,
  * precise message), while every event already received stays on disk.
  */
+import { writeFileSync } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -28,7 +29,13 @@ export interface ProcessOptions {
   tmpDir?: string;
   limits?: UnpackLimits;
   maxLineBytes?: number;
-  /** How many event files may be written at once. */
+  /**
+   * How many event files may be written at once. The default, 1, writes each file
+   * synchronously as its line arrives, as ansible-runner does: a small file is three
+   * syscalls, and handing each to the thread pool (open, write, close: three round trips)
+   * made `process` 5x slower on 100k events (docs/bench.md). More than 1 writes through
+   * the thread pool, that many at a time, for volumes where a write waits on the network.
+   */
   writeConcurrency?: number;
 }
 
@@ -65,7 +72,7 @@ class TailBuffer {
   }
 }
 
-/** Bounded parallel file writes: one file per event is where runner's process spends its time. */
+/** Bounded parallel file writes, for volumes with a high latency per write. */
 class WritePool {
   private inFlight = new Set<Promise<void>>();
   private failure: Error | null = null;
@@ -94,7 +101,7 @@ function integerField(event: Record<string, unknown>, key: string): number | nul
 class ResultConsumer {
   readonly doc: StatusDocument;
   private readonly tail = new TailBuffer();
-  private readonly pool: WritePool;
+  private readonly pool: WritePool | null;
   private readonly jobEventsDir: string;
 
   constructor(
@@ -102,7 +109,8 @@ class ResultConsumer {
     readonly artifactsDir: string,
   ) {
     this.jobEventsDir = path.join(artifactsDir, 'job_events');
-    this.pool = new WritePool(options.writeConcurrency ?? 32);
+    const concurrency = options.writeConcurrency ?? 1;
+    this.pool = concurrency > 1 ? new WritePool(concurrency) : null;
     this.doc = {
       ident: options.ident ?? null,
       streamStatus: 'waiting',
@@ -155,7 +163,8 @@ class ResultConsumer {
       if (event.stdout) this.tail.push(event.stdout);
     }
     const file = path.join(this.jobEventsDir, `${counter}-${uuid}.json`);
-    await this.pool.add(() => writeFile(file, raw, { mode: 0o600 }));
+    if (this.pool) await this.pool.add(() => writeFile(file, raw, { mode: 0o600 }));
+    else writeFileSync(file, raw, { mode: 0o600 });
     this.doc.eventCount++;
     this.doc.lastEvent = { counter, event: String(event.event), created: typeof event.created === 'string' ? event.created : null };
     if (event.event === 'playbook_on_stats' && event.event_data && typeof event.event_data === 'object') {
@@ -173,7 +182,7 @@ class ResultConsumer {
   }
 
   async finish(): Promise<void> {
-    await this.pool.drain();
+    await this.pool?.drain();
   }
 }
 

@@ -51,8 +51,13 @@ export class StatusPublisher {
     return typeof address === 'object' && address ? address.port : null;
   }
 
+  /**
+   * Takes the caller's live document, not a copy: it is serialized when it is served or
+   * written, so readers always get the newest state, and an update per event (100k of them
+   * in a big run) costs nothing. The caller must replace or mutate it only between updates.
+   */
   update(doc: StatusDocument): void {
-    this.latest = structuredClone(doc);
+    this.latest = doc;
     if (this.options.file && !this.fileTimer) {
       this.fileTimer = setTimeout(() => {
         this.fileTimer = null;
