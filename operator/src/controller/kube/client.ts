@@ -8,7 +8,7 @@
  * streams line by line behind a 30 s inactivity timer, and make patch content types awkward.
  */
 import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch } from 'undici';
+import { fetch, type Dispatcher } from 'undici';
 import type { OperatorMetrics } from './metrics.js';
 
 export class KubeApiError extends Error {
@@ -82,6 +82,30 @@ export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
   return kubeConfig;
 }
 
+/**
+ * client-node builds a new undici Agent (its own connection pool) on every
+ * applySecurityAuthentication(): used as is, every request paid a TCP connect and a TLS
+ * handshake with a client certificate, and left a keep-alive socket behind in an Agent
+ * nobody closed. So one Agent per kubeconfig is kept and shared by its clients (and
+ * their withMetrics copies); headers (tokens) are still applied per request. The Agent is
+ * replaced after AGENT_MAX_AGE_MS so that rotated certificate files are picked up; the
+ * old one closes once its requests (watches included) are done.
+ */
+const AGENT_MAX_AGE_MS = 10 * 60_000;
+const sharedAgents = new WeakMap<KubeConfig, { dispatcher: Dispatcher; createdAt: number }>();
+
+function sharedDispatcher(kubeConfig: KubeConfig, fresh: Dispatcher | undefined): Dispatcher | undefined {
+  if (!fresh) return undefined;
+  const shared = sharedAgents.get(kubeConfig);
+  if (shared && Date.now() - shared.createdAt < AGENT_MAX_AGE_MS) {
+    void fresh.close().catch(() => undefined);
+    return shared.dispatcher;
+  }
+  sharedAgents.set(kubeConfig, { dispatcher: fresh, createdAt: Date.now() });
+  if (shared) void shared.dispatcher.close().catch(() => undefined);
+  return fresh;
+}
+
 export class KubeClient {
   readonly server: string;
 
@@ -123,7 +147,7 @@ export class KubeClient {
       const response = await fetch(url, {
         method,
         headers,
-        dispatcher: context.getDispatcher(),
+        dispatcher: sharedDispatcher(this.kubeConfig, context.getDispatcher() as Dispatcher | undefined),
         signal: options.timeoutMs === 0 ? options.signal : AbortSignal.any(signals),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
