@@ -1,0 +1,397 @@
+/**
+ * End to end, the way a user gets there: our images on the node, `helm install`
+ * of charts/ajo, `kubectl apply` of each example in examples/kubernetes/, and
+ * every check made from the outside with kubectl, helm and the ajo CLI: phase,
+ * rc, host counts, artifacts on the volume, Events, the security of the live
+ * pods, the time from apply to a running worker pod, `helm upgrade` with
+ * changed values, and `helm uninstall` leaving nothing of ours but the CRD.
+ *
+ * Runs against the cluster of KUBECONFIG (test/cluster/up's or kind's).
+ */
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { clusterTier, describeWithNode } from '../cluster/tier.js';
+import {
+  ajoCli,
+  chartDir,
+  e2eTools,
+  examplesDir,
+  imagePlan,
+  isLocalCluster,
+  kubectlJson,
+  provideImages,
+  run,
+  runnerImage,
+  until,
+  version,
+  type ImagePlan,
+  type Tools,
+} from './tools.js';
+
+const SUITE = 'e2e: helm install, the examples, upgrade and uninstall';
+
+function preconditions(): { tools: Tools; plan: ImagePlan } | { reason: string } {
+  const tools = e2eTools();
+  if ('reason' in tools) return tools;
+  const plan = imagePlan(tools.kubectl);
+  if (plan.action === 'skip') return { reason: plan.reason };
+  return { tools, plan };
+}
+
+// The node decides first (describeWithNode prints why it is missing); then tools and images.
+const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;
+if (ready && 'reason' in ready) {
+  console.warn(`SKIPPED tier: "${SUITE}": ${ready.reason}`);
+  describe.skip(SUITE, () => test('needs helm, kubectl and our images', () => undefined));
+} else {
+  describeWithNode(SUITE, () => suite(ready as { tools: Tools; plan: ImagePlan }));
+}
+
+interface HostCounts {
+  ok: number;
+  changed: number;
+  failures: number;
+  unreachable: number;
+  skipped: number;
+  rescued: number;
+  ignored: number;
+}
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+}
+interface AnsibleJob {
+  metadata: { name: string; uid: string };
+  status?: {
+    phase?: string;
+    rc?: number;
+    attempts?: number;
+    podName?: string;
+    hostCounts?: HostCounts;
+    eventCount?: number;
+    stdoutTail?: string;
+    lastPollTime?: string;
+    conditions?: Condition[];
+    artifacts?: { volume: string; path: string };
+  };
+}
+interface Pod {
+  metadata: { name: string };
+  spec: {
+    automountServiceAccountToken?: boolean;
+    activeDeadlineSeconds?: number;
+    securityContext?: Record<string, unknown>;
+    volumes?: { name: string; projected?: { sources?: { serviceAccountToken?: unknown }[] } }[];
+    containers: { name: string; securityContext?: Record<string, any>; volumeMounts?: { mountPath: string }[] }[];
+  };
+  status?: { phase?: string; containerStatuses?: { name: string; state?: { terminated?: { exitCode: number } } }[] };
+}
+interface KubeEvent {
+  type: string;
+  reason: string;
+  message?: string;
+}
+
+const hostPathDir = (volume: string) => `/tmp/${volume}`;
+const TERMINAL = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
+const counts = (partial: Partial<HostCounts>): HostCounts => ({ ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0, ...partial });
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
+  const namespace = `ajo-e2e-${randomBytes(3).toString('hex')}`;
+  const release = 'ajo-e2e';
+  const serviceAccount = `system:serviceaccount:${namespace}:${release}`;
+  const kubectl = (...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args]);
+  const kubectlIn = (input: string, ...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args], { input });
+  const json = <T>(...args: string[]) => kubectlJson<T>(tools, ['--namespace', namespace, ...args]);
+  const helm = (...args: string[]) => run(tools.helm, ['--namespace', namespace, ...args]);
+  const apply = (example: string) => kubectl('apply', '-f', path.join(examplesDir, `${example}.yaml`));
+  let hostPathVolume: string | undefined;
+
+  const job = (name: string) => json<AnsibleJob>('get', 'ajob', name);
+  const finished = (name: string, timeoutMs = 240_000) =>
+    until(`AnsibleJob ${name} to finish`, timeoutMs, async () => {
+      const current = await job(name);
+      return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
+    });
+  const eventsOf = async (name: string) =>
+    (await json<{ items: KubeEvent[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
+  const podOf = (current: AnsibleJob) => json<Pod>('get', 'pod', current.status!.podName!);
+
+  /** A pod that runs one shell command in the runner image, as `user`, with the claim at /data; returns its log. */
+  async function runWithClaim(name: string, claim: string, user: number, script: string): Promise<string> {
+    const pod = {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name },
+      spec: {
+        restartPolicy: 'Never',
+        automountServiceAccountToken: false,
+        securityContext: { runAsUser: user, runAsGroup: user, seccompProfile: { type: 'RuntimeDefault' } },
+        containers: [{ name: 'main', image: runnerImage, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', script], volumeMounts: [{ name: 'data', mountPath: '/data' }] }],
+        volumes: [{ name: 'data', persistentVolumeClaim: { claimName: claim } }],
+      },
+    };
+    await kubectlIn(JSON.stringify(pod), 'apply', '-f', '-');
+    const phase = await until(`pod ${name} to finish`, 120_000, async () => {
+      const current = await json<Pod>('get', 'pod', name);
+      return ['Succeeded', 'Failed'].includes(current.status?.phase ?? '') ? current.status!.phase : undefined;
+    });
+    const log = await kubectl('logs', name);
+    await kubectl('delete', 'pod', name, '--wait=false');
+    if (phase !== 'Succeeded') throw new Error(`pod ${name} failed: ${log}`);
+    return log;
+  }
+
+  beforeAll(async () => {
+    await provideImages(plan, tools);
+    await run(tools.kubectl, ['create', 'namespace', namespace]);
+  }, 1_800_000);
+
+  afterAll(async () => {
+    await run(tools.helm, ['uninstall', release, '--namespace', namespace, '--ignore-not-found']).catch(() => undefined);
+    await run(tools.kubectl, ['delete', 'namespace', namespace, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+    if (hostPathVolume) {
+      await run(tools.kubectl, ['delete', 'pv', hostPathVolume, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+      // The test cluster's node is this machine: remove the hostPath dir too (kind's goes with its node).
+      if (isLocalCluster()) rmSync(hostPathDir(hostPathVolume), { recursive: true, force: true });
+    }
+  }, 120_000);
+
+  test('helm install: the operator becomes ready, two replicas, one of them holds the Lease', async () => {
+    await helm('install', release, chartDir, '--wait', '--timeout', '5m');
+    const deployment = await json<{ status: { readyReplicas?: number } }>('get', 'deployment', release);
+    expect(deployment.status.readyReplicas).toBe(2);
+    const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`);
+    const names = pods.items.map((pod) => pod.metadata.name);
+    const lease = await until('the leader Lease', 60_000, async () => {
+      const current = await json<{ spec: { holderIdentity?: string } }>('get', 'lease', 'ajo-operator').catch(() => undefined);
+      return current?.spec.holderIdentity ? current : undefined;
+    });
+    expect(names.some((name) => lease.spec.holderIdentity!.startsWith(`${name}-`))).toBe(true);
+    // Least privilege, as the API server judges it for the operator's ServiceAccount.
+    const can = async (verb: string, resource: string, ns = namespace) =>
+      (await run(tools.kubectl, ['auth', 'can-i', verb, resource, '--as', serviceAccount, '--namespace', ns], { reject: false })).trim();
+    expect(await can('create', 'pods')).toBe('yes');
+    expect(await can('list', 'secrets')).toBe('yes'); // the orphan sweep (cleanup.interval > 0)
+    expect(await can('get', 'secrets')).toBe('no');
+    expect(await can('list', 'ansiblejobs.ajo.dev', 'default')).toBe('no');
+    expect(await can('create', 'deployments')).toBe('no');
+  }, 600_000);
+
+  test('the operator pods run as uid 1000 with a read-only root filesystem (live pods)', async () => {
+    const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`);
+    expect(pods.items).toHaveLength(2);
+    for (const pod of pods.items) {
+      expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000 });
+      expect(pod.spec.containers[0]!.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      // The image has no shell; node itself reports who it runs as and what it may write.
+      const probe = `const fs=require('fs');const w=p=>{try{fs.writeFileSync(p,'x');fs.unlinkSync(p);return 'ok'}catch(e){return e.code}};console.log(JSON.stringify({uid:process.getuid(),gid:process.getgid(),root:w('/probe'),opt:w('/opt/ajo/probe'),tmp:w('/tmp/probe')}))`;
+      const seen = JSON.parse(await kubectl('exec', pod.metadata.name, '-c', 'operator', '--', '/usr/local/bin/node', '-e', probe)) as Record<string, unknown>;
+      expect(seen).toEqual({ uid: 1000, gid: 1000, root: 'EROFS', opt: 'EROFS', tmp: 'ok' });
+    }
+  }, 120_000);
+
+  test('quick start: hello-world Succeeds; kubectl get ajob, ajo status and Events show it', async () => {
+    await apply('hello-world');
+    const done = await finished('hello-world');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, attempts: 1, hostCounts: counts({ ok: 2 }) });
+    expect(done.status!.stdoutTail).toContain('Hello world from localhost');
+
+    const table = await kubectl('get', 'ajob', 'hello-world');
+    expect(table).toMatch(/hello-world\s+Succeeded\s+0\s+2\s+0\s+0/);
+    const status = await run(process.execPath, [ajoCli, 'status', 'hello-world', '--namespace', namespace]);
+    expect(status).toContain(`${namespace}/hello-world: Succeeded rc=0`);
+    expect(status).toContain('ok=2 changed=0 failures=0');
+    const reasons = (await eventsOf('hello-world')).map((event) => event.reason);
+    expect(reasons).toEqual(expect.arrayContaining(['Launched', 'Succeeded']));
+  }, 300_000);
+
+  test('worker pods run as uid 1000 without a service-account token (live pod)', async () => {
+    const pod = await podOf(await job('hello-world'));
+    expect(pod.spec.automountServiceAccountToken).toBe(false);
+    expect(pod.spec.securityContext).toMatchObject({ runAsNonRoot: true, runAsUser: 1000, seccompProfile: { type: 'RuntimeDefault' } });
+    const tokenVolumes = (pod.spec.volumes ?? []).filter((volume) => volume.projected?.sources?.some((source) => source.serviceAccountToken));
+    expect(tokenVolumes).toEqual([]);
+    for (const container of pod.spec.containers) {
+      expect(container.securityContext).toMatchObject({ runAsNonRoot: true, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } });
+      expect((container.volumeMounts ?? []).map((mount) => mount.mountPath)).not.toContain('/var/run/secrets/kubernetes.io/serviceaccount');
+    }
+    expect(pod.status?.containerStatuses?.map((c) => [c.name, c.state?.terminated?.exitCode]).sort()).toEqual([['process', 0], ['worker', 0]]);
+  }, 60_000);
+
+  test('async + poll: progress is refreshed while it runs, within the time limit', async () => {
+    await apply('async-poll');
+    const progress: number[] = [];
+    const done = await until('async-poll to finish', 240_000, async () => {
+      const current = await job('async-poll');
+      if (current.status?.phase === 'Running' && current.status.lastPollTime) progress.push(current.status.eventCount ?? 0);
+      return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
+    }, 300);
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2, changed: 2 }) });
+    // Polled (every 2 s) while Running: event counts seen before the end, and growing.
+    expect(progress.length).toBeGreaterThan(0);
+    expect(Math.max(...progress)).toBeGreaterThan(0);
+    expect(Math.max(...progress)).toBeLessThan(done.status!.eventCount!);
+    expect((await podOf(done)).spec.activeDeadlineSeconds).toBe(300);
+  }, 300_000);
+
+  test('poll: 0 - nobody polls, and the result is still recorded when the pod ends', async () => {
+    await apply('fire-and-forget');
+    const done = await finished('fire-and-forget');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2, changed: 1 }) });
+    expect(done.status!.stdoutTail).toContain('finished without anyone polling');
+    expect(done.status!.lastPollTime).toBeUndefined();
+  }, 300_000);
+
+  test('artifacts on a PVC: job_events, rc and status stay on the volume after the pod', async () => {
+    const classes = await kubectlJson<{ items: { metadata: { annotations?: Record<string, string> } }[] }>(tools, ['get', 'storageclass']);
+    const hasDefault = classes.items.some((c) => c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true');
+    if (!hasDefault) {
+      // No provisioner (our one-node cluster): a hostPath PV bound in advance to the example's claim.
+      hostPathVolume = `${namespace}-artifacts`;
+      const pv = {
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: hostPathVolume, labels: { 'ajo.test/suite': 'e2e' } },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          storageClassName: '',
+          claimRef: { namespace, name: 'ajo-example-artifacts' },
+          hostPath: { path: hostPathDir(hostPathVolume), type: 'DirectoryOrCreate' },
+        },
+      };
+      await run(tools.kubectl, ['apply', '-f', '-'], { input: JSON.stringify(pv) });
+    }
+    if (hostPathVolume) {
+      // A hostPath volume gets no fsGroup: make it uid 1000's before the job's pod can start.
+      const claim = parseAllDocuments(readFileSync(path.join(examplesDir, 'artifacts-pvc.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string }).find((d) => d.kind === 'PersistentVolumeClaim');
+      await kubectlIn(JSON.stringify(claim), 'apply', '-f', '-');
+      await runWithClaim('artifacts-prepare', 'ajo-example-artifacts', 0, 'chown 1000:1000 /data');
+    }
+    await apply('artifacts-pvc');
+    const done = await finished('artifacts-pvc');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2 }) });
+    const dir = 'artifacts/artifacts-pvc-1';
+    expect(done.status!.artifacts).toEqual({ volume: 'persistentVolumeClaim/ajo-example-artifacts', path: dir });
+
+    const listing = await runWithClaim('artifacts-read', 'ajo-example-artifacts', 1000,
+      `cd /data/${dir} && echo "rc=$(cat rc)" && echo "status=$(cat status)" && echo "events=$(ls job_events | wc -l)" && grep -c '"report"' fact_cache/localhost`);
+    expect(listing.trim().split('\n')).toEqual(['rc=0', 'status=successful', `events=${done.status!.eventCount}`, '1']);
+    if (hostPathVolume) await runWithClaim('artifacts-clean', 'ajo-example-artifacts', 0, 'rm -rf /data/artifacts /data/daemon.log');
+  }, 420_000);
+
+  test('a failing playbook: Failed with rc 2, never retried, a Warning Event', async () => {
+    await apply('failing');
+    const done = await finished('failing');
+    expect(done.status).toMatchObject({ phase: 'Failed', rc: 2, attempts: 1, hostCounts: counts({ ok: 1, failures: 1 }) });
+    expect(done.status!.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Finished', reason: 'PlaybookFailed' })]));
+    const events = await eventsOf('failing');
+    expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Warning', reason: 'Failed' })]));
+    const status = await run(process.execPath, [ajoCli, 'status', 'failing', '--namespace', namespace], { reject: false });
+    expect(status).toContain('Failed rc=2');
+  }, 300_000);
+
+  test('time from kubectl apply to a running worker pod, hello-world, median of 10', async () => {
+    const samples: number[] = [];
+    for (let i = 1; i <= 10; i += 1) {
+      const name = `hello-world-t${i}`;
+      const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'hello-world');
+      const manifest = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name }, spec: { payload: example.spec.payload } };
+      // kubectl's own watch, started before the apply: one line per change of the pod.
+      const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${name}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], { env: { KUBECONFIG: process.env.KUBECONFIG }, reject: false, buffer: false });
+      const pastPending = new Promise<number>((resolve, reject) => {
+        let seen = '';
+        watcher.stdout!.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          // A fast pod may be reported Succeeded (or Failed) without a Running line in between.
+          if (seen.split('\n').some((phase) => phase !== '' && phase !== 'Pending')) resolve(performance.now());
+        });
+        setTimeout(() => reject(new Error(`${name}: no running pod in 120 s (kubectl saw: ${JSON.stringify(seen)})`)), 120_000).unref();
+      });
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const started = performance.now();
+      await kubectlIn(JSON.stringify(manifest), 'apply', '-f', '-');
+      try {
+        samples.push((await pastPending) - started);
+      } finally {
+        watcher.kill();
+      }
+      const done = await finished(name);
+      expect(done.status?.phase).toBe('Succeeded');
+      await kubectl('delete', 'ajob', name, '--wait=false');
+    }
+    const result = {
+      measuredAt: new Date().toISOString(),
+      version,
+      cluster: process.env.KUBECONFIG,
+      samplesMs: samples.map(Math.round),
+      medianMs: Math.round(median(samples)),
+      minMs: Math.round(Math.min(...samples)),
+      maxMs: Math.round(Math.max(...samples)),
+    };
+    const dir = path.join(process.env.AJO_CACHE_DIR ?? path.join(homedir(), '.cache', 'ajo'), 'e2e');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'apply-to-running.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(
+      `e2e: kubectl apply -> running worker pod (hello-world): median ${result.medianMs} ms, min ${result.minMs}, max ${result.maxMs} ` +
+        `(${samples.length} runs: ${result.samplesMs.join(', ')} ms; saved in ${path.join(dir, 'apply-to-running.json')})`,
+    );
+    expect(samples).toHaveLength(10);
+  }, 900_000);
+
+  test('helm upgrade with changed values: one replica, new settings, no Secret access, still runs jobs', async () => {
+    await helm('upgrade', release, chartDir, '--wait', '--timeout', '5m',
+      '--set', 'replicaCount=1', '--set', 'concurrency=4', '--set', 'logLevel=debug', '--set', 'cleanup.interval=0');
+    const deployment = await json<{ spec: { replicas: number; template: { spec: { containers: { env: { name: string; value?: string }[] }[] } } } }>('get', 'deployment', release);
+    expect(deployment.spec.replicas).toBe(1);
+    const env = Object.fromEntries(deployment.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
+    expect(env).toMatchObject({ AJO_CONCURRENCY: '4', AJO_LOG_LEVEL: 'debug', AJO_CLEANUP_INTERVAL: '0' });
+    await until('the rollout to leave one operator pod', 180_000, async () => {
+      const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`);
+      return pods.items.length === 1 ? true : undefined;
+    });
+    const can = (await run(tools.kubectl, ['auth', 'can-i', 'list', 'secrets', '--as', serviceAccount, '--namespace', namespace], { reject: false })).trim();
+    expect(can).toBe('no');
+    const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'hello-world');
+    await kubectlIn(JSON.stringify({ apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: 'after-upgrade' }, spec: { payload: example.spec.payload } }), 'apply', '-f', '-');
+    const done = await finished('after-upgrade');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0 });
+  }, 600_000);
+
+  test('helm uninstall leaves no pod, Secret, ServiceAccount or RBAC object of ours; the CRD stays', async () => {
+    for (const example of ['hello-world', 'async-poll', 'fire-and-forget', 'artifacts-pvc', 'failing']) {
+      await kubectl('delete', '-f', path.join(examplesDir, `${example}.yaml`), '--ignore-not-found', '--wait=false');
+    }
+    await kubectl('delete', 'ajob', '--all', '--wait=true', '--timeout=120s');
+    await helm('uninstall', release, '--wait', '--timeout', '3m');
+    const instance = `app.kubernetes.io/instance=${release}`;
+    await until('every pod in the namespace to be gone', 180_000, async () =>
+      (await json<{ items: unknown[] }>('get', 'pods')).items.length === 0 ? true : undefined);
+    const names = async (kind: string, ...selector: string[]) =>
+      (await json<{ items: { metadata: { name: string } }[] }>('get', kind, ...selector)).items.map((item) => item.metadata.name);
+    expect(await names('secrets')).toEqual([]);
+    expect(await names('serviceaccounts')).toEqual(['default']);
+    expect(await names('roles')).toEqual([]);
+    expect(await names('rolebindings')).toEqual([]);
+    expect(await names('services')).toEqual([]);
+    expect(await names('deployments')).toEqual([]);
+    const clusterWide = async (kind: string) =>
+      (await kubectlJson<{ items: unknown[] }>(tools, ['get', kind, '-l', instance])).items.length;
+    expect(await clusterWide('clusterroles')).toBe(0);
+    expect(await clusterWide('clusterrolebindings')).toBe(0);
+    const crd = await kubectlJson<{ metadata: { name: string } }>(tools, ['get', 'crd', 'ansiblejobs.ajo.dev']);
+    expect(crd.metadata.name).toBe('ansiblejobs.ajo.dev');
+  }, 600_000);
+}
