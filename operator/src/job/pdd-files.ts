@@ -3,9 +3,15 @@
  * ansible-runner's ArtifactLoader and dump_artifacts do.
  */
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import path from 'node:path';
-import YAML from 'yaml';
 import { dumps, parsePyJson, type PyValue } from '../protocol/pyjson.js';
+
+// The YAML parser is the costliest module a worker loads (~60 ms of start-up here), and
+// most private data dirs have no env file that is not JSON: it is loaded on first use.
+const require = createRequire(import.meta.url);
+let yaml: typeof import('yaml') | undefined;
+const parseYaml11 = (text: string): unknown => (yaml ??= require('yaml') as typeof import('yaml')).parse(text, { version: '1.1', mapAsMap: true });
 
 /** `loader.abspath`: relative paths (and `~...`) are taken inside the private data dir. */
 export function pddPath(privateDataDir: string, relative: string): string {
@@ -47,7 +53,7 @@ export function loadMapping(privateDataDir: string, relative: string): Map<strin
   }
   if (!isTruthyValue(parsed)) {
     try {
-      parsed = fromYaml(YAML.parse(text, { version: '1.1', mapAsMap: true }));
+      parsed = fromYaml(parseYaml11(text));
     } catch {
       parsed = null;
     }
