@@ -212,6 +212,10 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     const status = await run(process.execPath, [ajoCli, 'status', 'hello-world', '--namespace', namespace]);
     expect(status).toContain(`${namespace}/hello-world: Succeeded rc=0`);
     expect(status).toContain('ok=2 changed=0 failures=0');
+    // --follow (the quick start's command) shows the playbook output, then the summary on a line of its own.
+    const followed = await run(process.execPath, [ajoCli, 'status', 'hello-world', '--namespace', namespace, '--follow']);
+    expect(followed).toContain('Hello world from localhost');
+    expect(followed).toMatch(new RegExp(`ignored=0 *\n${namespace}/hello-world: Succeeded rc=0`));
     const reasons = (await eventsOf('hello-world')).map((event) => event.reason);
     expect(reasons).toEqual(expect.arrayContaining(['Launched', 'Succeeded']));
   }, 300_000);

@@ -118,24 +118,35 @@ async function waitForJob(client: KubeClient, namespace: string, name: string, o
   }
 }
 
+/** Prints a followed job's progress; finishLine() ends the playbook output's last line before a summary. */
 function followPrinter() {
   let lastPhase: Phase | undefined;
   let lastTail = '';
   let lastCount = -1;
-  return (job: JobView) => {
+  let midLine = false;
+  const print = (job: JobView) => {
     const status = job.status ?? {};
     if (status.phase !== lastPhase) {
       process.stderr.write(`ajo: ${job.metadata.name} ${status.phase ?? 'New'}${status.podName ? ` (pod ${status.podName})` : ''}\n`);
       lastPhase = status.phase;
     }
     const output = newOutput(lastTail, status.stdoutTail ?? '');
-    if (output) process.stdout.write(output);
+    if (output) {
+      process.stdout.write(output);
+      midLine = !output.endsWith('\n');
+    }
     lastTail = status.stdoutTail ?? lastTail;
     if (status.eventCount !== undefined && status.eventCount !== lastCount && !isTerminal(status.phase)) {
       process.stderr.write(`ajo: ${status.eventCount} events${status.lastEvent ? `, last ${status.lastEvent}` : ''}\n`);
       lastCount = status.eventCount;
     }
   };
+  // ansible's recap line has no newline at the end of stdout.
+  const finishLine = () => {
+    if (midLine) process.stdout.write('\n');
+    midLine = false;
+  };
+  return Object.assign(print, { finishLine });
 }
 
 function jobNameFor(playbook: string): string {
@@ -292,7 +303,9 @@ function registerSubmit(program: Command) {
         process.stderr.write(`ajo: created ansiblejob ${namespace}/${name} (payload ${payload.size} bytes, sha256 ${payload.sha256})\n`);
         process.stdout.write(`${name}\n`);
         if (!flags.wait) return;
-        const final = await waitForJob(client, namespace, name, followPrinter());
+        const printer = followPrinter();
+        const final = await waitForJob(client, namespace, name, printer);
+        printer.finishLine();
         process.stderr.write(`${describeStatus(final)}\n`);
         process.exitCode = exitCodeOf(final.status);
       } finally {
@@ -323,7 +336,11 @@ function registerStatus(program: Command) {
         job = await client.get<JobView>(paths.ansibleJob(namespace, name));
       }
       if (job.status?.lastRefreshRequest !== request) process.stderr.write('ajo: the operator did not answer the refresh in 5s; showing the last recorded status\n');
-      if (flags.follow) job = await waitForJob(client, namespace, name, followPrinter());
+      if (flags.follow) {
+        const printer = followPrinter();
+        job = await waitForJob(client, namespace, name, printer);
+        printer.finishLine();
+      }
       process.stdout.write(flags.json ? `${JSON.stringify(job.status ?? {}, null, 2)}\n` : `${describeStatus(job)}\n`);
       if (flags.cleanup) {
         if (!isTerminal(job.status?.phase)) throw new UsageError(`${name} is still ${job.status?.phase ?? 'New'}; cancel it first (ajo cancel ${name})`);
