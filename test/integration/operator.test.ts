@@ -131,8 +131,11 @@ describeCluster('AnsibleJob operator on a real API server', () => {
       return current.status?.phase === 'TimedOut' ? current : undefined;
     });
     expect(condition(timedOut, 'Finished')).toMatchObject({ reason: 'DeadlineExceeded' });
-    const pod = await kube.getOrUndefined<any>(paths.pod(namespace, 'deadline-1'));
-    expect(pod === undefined || pod.metadata.deletionTimestamp !== undefined).toBe(true);
+    // Status is written before acting, so the pod's deletion follows the TimedOut phase.
+    await waitFor('the pod deleted', async () => {
+      const pod = await kube.getOrUndefined<any>(paths.pod(namespace, 'deadline-1'));
+      return pod === undefined || pod.metadata.deletionTimestamp !== undefined ? true : undefined;
+    });
     await waitFor('Launched and TimedOut events', async () => {
       const recorded = await eventReasons(kube, namespace, 'deadline');
       return recorded.includes('Launched') && recorded.includes('TimedOut') ? true : undefined;
