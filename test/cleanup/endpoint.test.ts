@@ -53,7 +53,7 @@ describe('referenceMatches', () => {
     ['ajo', 'ajo-other:1', false],
     ['localhost:5000/ajo:1', 'localhost:5000/ajo:1', true],
     ['ajo:*', 'ajo:dev', true],
-  ] as const)('%s selects %s: %s', (want, have, expected) => {
+  ] satisfies [string, string, boolean][])('%s selects %s: %s', (want, have, expected) => {
     expect(referenceMatches(want, have)).toBe(expected);
   });
 });

@@ -94,7 +94,7 @@ describe('fnmatchToRegExp', () => {
     ['a.b', 'axb', false],
     ['(x)+', '(x)+', true],
     ['*', 'line\nbreak', true],
-  ] as const)('%s vs %j -> %s', (pattern, name, expected) => {
+  ] satisfies [string, string, boolean][])('%s vs %j -> %s', (pattern, name, expected) => {
     expect(fnmatchToRegExp(pattern).test(name)).toBe(expected);
   });
 });
