@@ -10,8 +10,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { clusterTier, describeWithNode } from '../cluster/tier.js';
@@ -305,6 +305,71 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Warning', reason: 'Failed' })]));
     const status = await run(process.execPath, [ajoCli, 'status', 'failing', '--namespace', namespace], { reject: false });
     expect(status).toContain('Failed rc=2');
+  }, 300_000);
+
+  /** A private data dir made here, for `ajo submit` (the CLI's transmit, Secret and AnsibleJob). */
+  function privateDataDir(name: string, playbook: string): string {
+    const dir = mkdtempSync(path.join(tmpdir(), `ajo-e2e-${name}-`));
+    mkdirSync(path.join(dir, 'project'));
+    mkdirSync(path.join(dir, 'inventory'));
+    writeFileSync(path.join(dir, 'project', 'main.yml'), playbook);
+    writeFileSync(path.join(dir, 'inventory', 'hosts'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
+    return dir;
+  }
+  const submit = (dir: string, ...args: string[]) =>
+    execa(process.execPath, [ajoCli, 'submit', dir, '-p', 'main.yml', '--namespace', namespace, '--wait', ...args], {
+      env: { KUBECONFIG: process.env.KUBECONFIG }, reject: false, timeout: 300_000,
+    });
+
+  test('ajo submit --async: a play past its maximum runtime is killed and ends TimedOut (exit 124)', async () => {
+    const dir = privateDataDir('timeout', [
+      '- hosts: all',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - ansible.builtin.debug: { msg: "before the long task" }',
+      '    - ansible.builtin.command: sleep 300',
+      '',
+    ].join('\n'));
+    try {
+      const started = Date.now();
+      const result = await submit(dir, '--name', 'too-slow', '--async', '15');
+      expect(result.exitCode).toBe(124);
+      expect(String(result.stdout)).toContain('before the long task');
+      expect(Date.now() - started).toBeLessThan(120_000);
+      const done = await job('too-slow');
+      expect(done.status).toMatchObject({ phase: 'TimedOut', attempts: 1 });
+      expect(done.status!.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Finished', reason: 'DeadlineExceeded' })]));
+      expect((await eventsOf('too-slow')).map((event) => event.reason)).toEqual(expect.arrayContaining(['Launched', 'TimedOut']));
+      await until('the timed-out pod to go', 120_000, async () => {
+        const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', 'ajo.dev/job-name=too-slow');
+        return pods.items.length === 0 ? true : undefined;
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 300_000);
+
+  test('spec.worker: ansible-runner - the real ansible-runner worker in the pod, ajo process beside it', async () => {
+    const dir = privateDataDir('runner', [
+      '- hosts: all',
+      '  gather_facts: false',
+      '  tasks:',
+      '    - ansible.builtin.debug: { msg: "hello from ansible-runner worker" }',
+      '    - ansible.builtin.set_fact: { answer: 42 }',
+      '',
+    ].join('\n'));
+    try {
+      const result = await submit(dir, '--name', 'runner-worker', '--worker', 'ansible-runner');
+      expect(result.exitCode).toBe(0);
+      expect(String(result.stdout)).toContain('hello from ansible-runner worker');
+      const done = await job('runner-worker');
+      expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2 }) });
+      const pod = await podOf(done);
+      const worker = pod.spec.containers.find((container) => container.name === 'worker') as unknown as { command?: string[]; args?: string[] };
+      expect([...(worker.command ?? []), ...(worker.args ?? [])].join(' ')).toContain('ansible-runner worker');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 300_000);
 
   test('time from kubectl apply to a running worker pod, hello-world, median of 10', async () => {
