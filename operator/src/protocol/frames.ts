@@ -77,7 +77,7 @@ export async function writeZipFrame(out: Writable, zipFile: string): Promise<num
   const { size } = await stat(zipFile);
   await writeOut(out, zipHeaderLine(size));
   let carry = Buffer.alloc(0);
-  for await (const chunk of createReadStream(zipFile, { highWaterMark: 3 * 256 * 1024 })) {
+  for await (const chunk of createReadStream(zipFile, { highWaterMark: 3 * 16 * 1024 })) {
     const data = carry.length ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
     const whole = data.length - (data.length % 3);
     if (whole) await writeOut(out, data.subarray(0, whole).toString('base64'));
