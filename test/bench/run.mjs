@@ -80,7 +80,7 @@ async function main() {
   if (options.only.includes('transmit')) rows.push(...(await transmitCase({ reps: options.reps.transmit, sizesMb: options.sizesMb, log })));
   if (options.only.includes('pipeline')) rows.push(...(await pipelineCase({ reps: options.reps.pipeline, log })));
   if (options.only.includes('operator')) {
-    const reason = operatorSkipReason();
+    const reason = await operatorSkipReason();
     if (reason) {
       skipped.push(`SKIPPED operator scale: ${reason}`);
       log(skipped.at(-1));
