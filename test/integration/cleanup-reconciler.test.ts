@@ -10,13 +10,12 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
 import type { KubeClient as KubeClientType } from '../../operator/src/controller/kube/client.js';
 import type { RunningOperator } from '../../operator/src/controller/operator.js';
 import { Registry } from '../../operator/src/controller/kube/metrics.js';
 import { silentLogger } from '../../operator/src/controller/kube/log.js';
 import { CleanupReconciler, type CleanupConfig } from '../../operator/src/cleanup/reconciler.js';
-import { ansibleJob, client, createNamespace, deleteNamespace, describeCluster, ensureCrd, KubeClient, loadKubeConfig, paths, runOperator, waitFor } from './harness.js';
+import { ansibleJob, client, createNamespace, deleteNamespace, describeCluster, ensureCrd, KubeClient, loadClusterAccess, paths, runOperator, waitFor } from './harness.js';
 type KubeClient = KubeClientType;
 
 interface Meta {
@@ -76,15 +75,8 @@ async function clientWithRules(kube: KubeClient, namespace: string, name: string
     kind: 'TokenRequest',
     spec: { expirationSeconds: 3600 },
   });
-  const cluster = loadKubeConfig().getCurrentCluster()!;
-  const config = new KubeConfig();
-  config.loadFromOptions({
-    clusters: [{ ...cluster, name: 'it' }],
-    users: [{ name, token: token.status.token }],
-    contexts: [{ name: 'it', cluster: 'it', user: name, namespace }],
-    currentContext: 'it',
-  });
-  return new KubeClient(config);
+  // Only the token: the server and CA of the admin kubeconfig, none of its client certificate.
+  return new KubeClient(loadClusterAccess(undefined, { token: token.status.token, namespace }));
 }
 
 /** Whether a garbage collector (kube-controller-manager) runs: it removes dependents of a vanished owner. */

@@ -14,7 +14,7 @@ import type { OperatorOptions, RunningOperator } from '../../operator/src/contro
 import * as clientModule from '../../operator/src/controller/kube/client.js';
 import { startOperator } from '../../operator/src/controller/operator.js';
 import { createLogger, silentLogger } from '../../operator/src/controller/kube/log.js';
-export const { KubeClient, KubeApiError, loadKubeConfig, paths } = clientModule;
+export const { KubeClient, KubeApiError, loadClusterAccess, paths } = clientModule;
 type KubeClient = KubeClientType;
 
 type Describe = (name: string, fn: () => void) => void;
@@ -29,7 +29,7 @@ const tier = (await import(tierModule).catch(() => undefined)) as Tier | undefin
 async function apiServerReason(): Promise<string | undefined> {
   if (!process.env.KUBECONFIG) return 'no cluster tier (test/cluster/tier.ts) and $KUBECONFIG is not set';
   try {
-    await new KubeClient(loadKubeConfig()).get('/version', { timeoutMs: 5000 });
+    await new KubeClient(loadClusterAccess()).get('/version', { timeoutMs: 5000 });
     return undefined;
   } catch (error) {
     return `the API server in $KUBECONFIG does not answer: ${(error as Error).message}`;
@@ -53,7 +53,7 @@ export const SHA = 'b'.repeat(64);
 export const CRD_PATH = new URL('../../crds/ajo.dev_ansiblejobs.yaml', import.meta.url);
 
 export function client(): KubeClient {
-  return new KubeClient(loadKubeConfig());
+  return new KubeClient(loadClusterAccess());
 }
 
 export async function ensureCrd(kube: KubeClient): Promise<void> {

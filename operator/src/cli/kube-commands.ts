@@ -22,7 +22,7 @@ import {
   type AnsibleJobStatus,
   type Phase,
 } from '../controller/api/ansible-job.js';
-import { KubeClient, loadKubeConfig, paths } from '../controller/kube/client.js';
+import { KubeClient, loadClusterAccess, paths } from '../controller/kube/client.js';
 import { createLogger, type LogLevel } from '../controller/kube/log.js';
 import { startOperator } from '../controller/operator.js';
 import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from '../cleanup/operator-flags.js';
@@ -55,7 +55,7 @@ function usage<T>(check: () => T): T {
 }
 
 function clientFrom(flags: { kubeconfig?: string }): KubeClient {
-  return new KubeClient(loadKubeConfig(flags.kubeconfig));
+  return new KubeClient(loadClusterAccess(flags.kubeconfig));
 }
 
 interface JobView {

@@ -31,8 +31,8 @@ const client = () => import(path.join(repoRoot, 'operator/dist/controller/kube/c
 export async function operatorSkipReason() {
   if (!process.env.KUBECONFIG) return '$KUBECONFIG is not set (start a cluster with test/cluster/up and export the KUBECONFIG it prints)';
   try {
-    const { KubeClient, loadKubeConfig } = await client();
-    await new KubeClient(loadKubeConfig()).get('/apis/ajo.dev/v1alpha1', { timeoutMs: 5000 });
+    const { KubeClient } = await client();
+    await new KubeClient().get('/apis/ajo.dev/v1alpha1', { timeoutMs: 5000 });
     return undefined;
   } catch (error) {
     return `the API server in $KUBECONFIG does not serve ajo.dev/v1alpha1 (is it up, with crds/ applied?): ${error.message}`;
@@ -95,11 +95,13 @@ function counterTotal(text, name) {
  */
 async function kcmRequests() {
   try {
-    const { loadKubeConfig } = await client();
-    const user = loadKubeConfig().getCurrentUser();
+    const { parse } = await import('yaml');
+    const kubeconfig = parse(readFileSync(process.env.KUBECONFIG, 'utf8'));
+    const context = kubeconfig.contexts.find((entry) => entry.name === kubeconfig['current-context']).context;
+    const user = kubeconfig.users.find((entry) => entry.name === context.user)?.user;
     const decode = (data) => (data ? Buffer.from(data, 'base64') : undefined);
     const text = await new Promise((resolve, reject) => {
-      const req = httpsRequest(KCM_METRICS, { cert: decode(user?.certData), key: decode(user?.keyData), rejectUnauthorized: false, timeout: 5000 }, (res) => {
+      const req = httpsRequest(KCM_METRICS, { cert: decode(user?.['client-certificate-data']), key: decode(user?.['client-key-data']), rejectUnauthorized: false, timeout: 5000 }, (res) => {
         let body = '';
         res.setEncoding('utf8');
         res.on('data', (chunk) => (body += chunk));
@@ -165,8 +167,8 @@ async function waitForServiceAccount(kube, namespace) {
 }
 
 export async function operatorCase({ jobs, log }) {
-  const { KubeClient, loadKubeConfig, paths } = await client();
-  const kube = new KubeClient(loadKubeConfig());
+  const { KubeClient, paths } = await client();
+  const kube = new KubeClient();
   const suffix = randomBytes(3).toString('hex');
   const namespaces = { ajo: `ajo-bench-op-${suffix}`, jobs: `ajo-bench-job-${suffix}` };
   const names = Array.from({ length: jobs }, (_, index) => `bench-${index}`);

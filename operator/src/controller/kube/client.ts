@@ -1,15 +1,18 @@
 /**
- * A thin Kubernetes REST client: client-node 2 supplies the kubeconfig, credentials and TLS
- * (as an undici dispatcher), and every request goes through one function so that errors
- * come back as precise messages and each call is counted (ajo_kube_requests_total; the
- * scale benchmark divides it by the number of jobs).
+ * A thin Kubernetes REST client: access.ts supplies the server, credentials and TLS (as an
+ * undici dispatcher), and every request goes through one function so that errors come
+ * back as precise messages and each call is counted (ajo_kube_requests_total; the scale
+ * benchmark divides it by the number of jobs).
  *
- * Generated API classes are not used: they turn timestamps into Date objects, buffer watch
- * streams line by line behind a 30 s inactivity timer, and make patch content types awkward.
+ * client-node's generated API classes are not used: they turn timestamps into Date objects,
+ * buffer watch streams line by line behind a 30 s inactivity timer, and make patch content
+ * types awkward.
  */
-import { HttpMethod, KubeConfig, RequestContext } from '@kubernetes/client-node';
-import { fetch, type Dispatcher } from 'undici';
+import { fetch } from 'undici';
+import { loadClusterAccess, type ClusterAccess } from './access.js';
 import type { OperatorMetrics } from './metrics.js';
+
+export { loadClusterAccess, type ClusterAccess } from './access.js';
 
 export class KubeApiError extends Error {
   constructor(
@@ -67,67 +70,25 @@ function describeCause(error: unknown): string {
   return cause?.code ?? cause?.message ?? (error as Error).message;
 }
 
-export function loadKubeConfig(kubeconfigPath?: string): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  const source = kubeconfigPath ?? process.env.KUBECONFIG ?? 'the default kubeconfig';
-  try {
-    if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
-    else kubeConfig.loadFromDefault();
-  } catch (error) {
-    throw new Error(`cannot load kubeconfig from ${source}: ${(error as Error).message}`);
-  }
-  if (!kubeConfig.getCurrentCluster()) {
-    throw new Error('no Kubernetes cluster configured: set KUBECONFIG, pass --kubeconfig, or run in a pod');
-  }
-  return kubeConfig;
-}
-
-/**
- * client-node builds a new undici Agent (its own connection pool) on every
- * applySecurityAuthentication(): used as is, every request paid a TCP connect and a TLS
- * handshake with a client certificate, and left a keep-alive socket behind in an Agent
- * nobody closed. So one Agent per kubeconfig is kept and shared by its clients (and
- * their withMetrics copies); headers (tokens) are still applied per request. The Agent is
- * replaced after AGENT_MAX_AGE_MS so that rotated certificate files are picked up; the
- * old one closes once its requests (watches included) are done.
- */
-const AGENT_MAX_AGE_MS = 10 * 60_000;
-const sharedAgents = new WeakMap<KubeConfig, { dispatcher: Dispatcher; createdAt: number }>();
-
-function sharedDispatcher(kubeConfig: KubeConfig, fresh: Dispatcher | undefined): Dispatcher | undefined {
-  if (!fresh) return undefined;
-  const shared = sharedAgents.get(kubeConfig);
-  if (shared && Date.now() - shared.createdAt < AGENT_MAX_AGE_MS) {
-    void fresh.close().catch(() => undefined);
-    return shared.dispatcher;
-  }
-  sharedAgents.set(kubeConfig, { dispatcher: fresh, createdAt: Date.now() });
-  if (shared) void shared.dispatcher.close().catch(() => undefined);
-  return fresh;
-}
-
 export class KubeClient {
   readonly server: string;
 
   constructor(
-    readonly kubeConfig: KubeConfig,
+    readonly access: ClusterAccess = loadClusterAccess(),
     private readonly metrics?: OperatorMetrics,
     private readonly defaultTimeoutMs = 30_000,
   ) {
-    const cluster = kubeConfig.getCurrentCluster();
-    if (!cluster) throw new Error('the kubeconfig has no current cluster');
-    this.server = cluster.server.replace(/\/+$/, '');
+    this.server = access.server;
   }
 
   /** The same connection, counting its requests in `metrics`. */
   withMetrics(metrics: OperatorMetrics): KubeClient {
-    return new KubeClient(this.kubeConfig, metrics, this.defaultTimeoutMs);
+    return new KubeClient(this.access, metrics, this.defaultTimeoutMs);
   }
 
   /** The current context's namespace, or `default`. */
   defaultNamespace(): string {
-    const context = this.kubeConfig.getContextObject(this.kubeConfig.getCurrentContext());
-    return context?.namespace ?? 'default';
+    return this.access.namespace;
   }
 
   private async send(method: string, path: string, options: RequestOptions) {
@@ -135,9 +96,7 @@ export class KubeClient {
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const context = new RequestContext(url.toString(), method as HttpMethod);
-    await this.kubeConfig.applySecurityAuthentication(context);
-    const headers = context.getHeaders() as unknown as Record<string, string>;
+    const { headers, dispatcher } = await this.access.prepare(url.toString(), method);
     headers.accept = options.accept ?? 'application/json';
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const signals = [AbortSignal.timeout(options.timeoutMs ?? this.defaultTimeoutMs)];
@@ -147,7 +106,7 @@ export class KubeClient {
       const response = await fetch(url, {
         method,
         headers,
-        dispatcher: sharedDispatcher(this.kubeConfig, context.getDispatcher() as Dispatcher | undefined),
+        dispatcher,
         signal: options.timeoutMs === 0 ? options.signal : AbortSignal.any(signals),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
