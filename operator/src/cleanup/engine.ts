@@ -6,7 +6,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
-import Docker from 'dockerode';
+// dockerode (and the ssh2 stack under it) is loaded only when an engine is used: image
+// cleanup is opt-in, and the operator should not carry it in memory otherwise.
+import type Docker from 'dockerode';
 import { z } from 'zod';
 
 export type Executable = 'docker' | 'podman';
@@ -137,7 +139,9 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 
 /** Connect and identify the engine; any failure is an EngineUnreachableError naming the endpoint. */
 export async function connectEngine(executable: Executable, endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
-  const api = new Docker(dockerOptions(endpoint, env));
+  const options = dockerOptions(endpoint, env);
+  const { default: DockerClient } = await import('dockerode');
+  const api = new DockerClient(options);
   let version: VersionResponse;
   try {
     version = VersionResponse.parse(await withTimeout(api.version(), 15_000, 'GET /version'));
