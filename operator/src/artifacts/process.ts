@@ -7,12 +7,12 @@
  * ansible-runner, a broken or truncated stream is an error (non-zero exit,
  * precise message), while every event already received stays on disk.
  */
-import { writeFileSync } from 'node:fs';
 import { mkdir, open, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
+import { EventFileWriter } from './event-files.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
 import { DEFAULT_UNPACK_LIMITS, unpackArchive, type UnpackLimits } from '../protocol/zip.js';
 import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from './status-document.js';
@@ -30,11 +30,11 @@ export interface ProcessOptions {
   limits?: UnpackLimits;
   maxLineBytes?: number;
   /**
-   * How many event files may be written at once. The default, 1, writes each file
-   * synchronously as its line arrives, as ansible-runner does: a small file is three
-   * syscalls, and handing each to the thread pool (open, write, close: three round trips)
-   * made `process` 5x slower on 100k events (docs/bench.md). More than 1 writes through
-   * the thread pool, that many at a time, for volumes where a write waits on the network.
+   * How many event files may be written at once. The default, 1, writes them in order
+   * (event-files.ts: synchronously at first, then in batches on a worker thread); handing
+   * each file to libuv's thread pool instead (open, write, close: three round trips) made
+   * `process` 5x slower on 100k events (docs/bench.md). More than 1 writes through the
+   * thread pool, that many at a time, for volumes where a write waits on the network.
    */
   writeConcurrency?: number;
 }
@@ -102,6 +102,7 @@ class ResultConsumer {
   readonly doc: StatusDocument;
   private readonly tail = new TailBuffer();
   private readonly pool: WritePool | null;
+  private readonly files = new EventFileWriter();
   private readonly jobEventsDir: string;
 
   constructor(
@@ -109,6 +110,7 @@ class ResultConsumer {
     readonly artifactsDir: string,
   ) {
     this.jobEventsDir = path.join(artifactsDir, 'job_events');
+    const tail = this.tail;
     const concurrency = options.writeConcurrency ?? 1;
     this.pool = concurrency > 1 ? new WritePool(concurrency) : null;
     this.doc = {
@@ -119,7 +121,10 @@ class ResultConsumer {
       eventCount: 0,
       lastEvent: null,
       hostCounts: null,
-      stdoutTail: '',
+      // Joined only when the document is read (published), not on each of 100k events.
+      get stdoutTail() {
+        return tail.toString();
+      },
       explanation: null,
       artifactsDir,
       startedAt: null,
@@ -134,7 +139,6 @@ class ResultConsumer {
 
   private touch(): void {
     this.doc.updatedAt = new Date().toISOString();
-    this.doc.stdoutTail = this.tail.toString();
     this.options.onUpdate?.(this.doc);
   }
 
@@ -162,9 +166,10 @@ class ResultConsumer {
       if (this.options.display) await writeOut(this.options.display, event.stdout + '\n');
       if (event.stdout) this.tail.push(event.stdout);
     }
-    const file = path.join(this.jobEventsDir, `${counter}-${uuid}.json`);
+    // The uuid is a safe file name (checked above), so plain concatenation is a join.
+    const file = `${this.jobEventsDir}/${counter}-${uuid}.json`;
     if (this.pool) await this.pool.add(() => writeFile(file, raw, { mode: 0o600 }));
-    else writeFileSync(file, raw, { mode: 0o600 });
+    else await this.files.write(file, raw);
     this.doc.eventCount++;
     this.doc.lastEvent = { counter, event: String(event.event), created: typeof event.created === 'string' ? event.created : null };
     if (event.event === 'playbook_on_stats' && event.event_data && typeof event.event_data === 'object') {
@@ -175,6 +180,7 @@ class ResultConsumer {
   }
 
   async onArtifacts(zipFile: string): Promise<void> {
+    await this.files.drain();
     await unpackArchive(zipFile, this.artifactsDir, this.options.limits ?? DEFAULT_UNPACK_LIMITS);
     const rc = await readFile(path.join(this.artifactsDir, 'rc'), 'utf8').catch(() => null);
     if (rc !== null && /^-?\d+$/.test(rc.trim())) this.doc.rc = Number(rc.trim());
@@ -183,6 +189,7 @@ class ResultConsumer {
 
   async finish(): Promise<void> {
     await this.pool?.drain();
+    await this.files.drain();
   }
 }
 
