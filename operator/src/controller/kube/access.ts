@@ -8,7 +8,7 @@
  * it loads its whole generated API, about 95 MB of resident memory and a third of a
  * second, which the operator and the CLI would otherwise pay on every start.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
@@ -269,7 +269,7 @@ export function loadClusterAccess(kubeconfigPath?: string, identity?: IdentityOv
   const defaultFile = path.join(homedir(), '.kube', 'config');
   const files = kubeconfigPath ? [kubeconfigPath] : fromEnv.length > 0 ? fromEnv : [defaultFile];
   const source = kubeconfigPath ?? (fromEnv.length > 0 ? `KUBECONFIG=${process.env.KUBECONFIG}` : defaultFile);
-  const haveFile = kubeconfigPath !== undefined || fromEnv.length > 0 || fileExists(defaultFile);
+  const haveFile = kubeconfigPath !== undefined || fromEnv.length > 0 || existsSync(defaultFile);
   if (!haveFile) {
     if (process.env.KUBERNETES_SERVICE_HOST) {
       try {
@@ -284,14 +284,5 @@ export function loadClusterAccess(kubeconfigPath?: string, identity?: IdentityOv
     return fromKubeconfig(files, kubeconfigPath, identity);
   } catch (error) {
     throw new Error(`cannot load kubeconfig from ${source}: ${(error as Error).message}`);
-  }
-}
-
-function fileExists(file: string): boolean {
-  try {
-    readFileSync(file);
-    return true;
-  } catch {
-    return false;
   }
 }
