@@ -4,6 +4,6 @@ import { fileURLToPath } from 'node:url';
 const here = path.dirname(fileURLToPath(import.meta.url));
 
 export const repoRoot = path.resolve(here, '..', '..');
-/** Recorded behaviour of the real ansible-runner 2.3.1 (read-only, beside the repo). */
-export const runnerFixtures = path.resolve(repoRoot, '..', 'shared', 'fixtures', 'runner', 'fixtures');
+/** Recorded behaviour of the real ansible-runner 2.3.1 (test/fixtures/runner, a copy of shared/fixtures/runner). */
+export const runnerFixtures = path.resolve(repoRoot, 'test', 'fixtures', 'runner', 'fixtures');
 export const fixture = (...parts: string[]): string => path.join(runnerFixtures, ...parts);

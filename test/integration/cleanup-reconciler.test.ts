@@ -41,7 +41,8 @@ function pod(name: string, labels: Record<string, string>, ownerReferences: unkn
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, labels, ownerReferences },
-    spec: { containers: [{ name: 'worker', image: 'ajo-runner:test' }] },
+    // Never scheduled: the sweep is about API objects, and an unscheduled pod is deleted at once.
+    spec: { nodeSelector: { 'ajo.test/no-such-node': 'true' }, containers: [{ name: 'worker', image: 'ajo-runner:test' }] },
   };
 }
 
@@ -214,10 +215,11 @@ describeCluster('cleanup reconciler on a real API server', () => {
 
     // The cluster afterwards: exactly the live job's objects, the unfinished-TTL jobs and what is not ours.
     expect(names(await listJobs(namespace))).toEqual(['kept-forever', 'live', 'recently-done']);
-    const remainingPods = await waitFor('terminated pods gone', async () => {
+    // A pod a kubelet had started would stay (terminating) until it confirmed the stop.
+    const remainingPods = await waitFor('swept and terminated pods gone', async () => {
       const pods = names(await listPods(namespace));
-      return pods.includes('expired-1') ? undefined : pods;
-    });
+      return ['expired-1', ...sweptPods].some((name) => name !== undefined && pods.includes(name)) ? undefined : pods;
+    }, 120_000);
     expect(remainingPods).toEqual(['ghost-2', 'live-1']);
     expect(names(await listSecrets(namespace))).toEqual(['live-payload']);
     expect(await kube.getOrUndefined(paths.secret(namespace, 'ghost-2-payload'))).toBeDefined();
