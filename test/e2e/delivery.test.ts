@@ -15,6 +15,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { clusterTier, describeWithNode } from '../cluster/tier.js';
+import { waitFor } from '../helpers/wait.js';
 import {
   ajoCli,
   chartDir,
@@ -26,7 +27,7 @@ import {
   provideImages,
   run,
   runnerImage,
-  until,
+  KUBECTL_POLL_MS,
   version,
   type ImagePlan,
   type Tools,
@@ -119,10 +120,10 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
 
   const job = (name: string) => json<AnsibleJob>('get', 'ajob', name);
   const finished = (name: string, timeoutMs = 240_000) =>
-    until(`AnsibleJob ${name} to finish`, timeoutMs, async () => {
+    waitFor(`AnsibleJob ${name} to finish`, async () => {
       const current = await job(name);
       return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
-    });
+    }, timeoutMs, KUBECTL_POLL_MS);
   const eventsOf = async (name: string) =>
     (await json<{ items: KubeEvent[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
   const podOf = (current: AnsibleJob) => json<Pod>('get', 'pod', current.status!.podName!);
@@ -142,10 +143,10 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
       },
     };
     await kubectlIn(JSON.stringify(pod), 'apply', '-f', '-');
-    const phase = await until(`pod ${name} to finish`, 120_000, async () => {
+    const phase = await waitFor(`pod ${name} to finish`, async () => {
       const current = await json<Pod>('get', 'pod', name);
       return ['Succeeded', 'Failed'].includes(current.status?.phase ?? '') ? current.status!.phase : undefined;
-    });
+    }, 120_000, KUBECTL_POLL_MS);
     const log = await kubectl('logs', name);
     await kubectl('delete', 'pod', name, '--wait=false');
     if (phase !== 'Succeeded') throw new Error(`pod ${name} failed: ${log}`);
@@ -173,10 +174,10 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     expect(deployment.status.readyReplicas).toBe(2);
     const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`);
     const names = pods.items.map((pod) => pod.metadata.name);
-    const lease = await until('the leader Lease', 60_000, async () => {
+    const lease = await waitFor('the leader Lease', async () => {
       const current = await json<{ spec: { holderIdentity?: string } }>('get', 'lease', 'ajo-operator').catch(() => undefined);
       return current?.spec.holderIdentity ? current : undefined;
-    });
+    }, 60_000, KUBECTL_POLL_MS);
     expect(names.some((name) => lease.spec.holderIdentity!.startsWith(`${name}-`))).toBe(true);
     // Least privilege, as the API server judges it for the operator's ServiceAccount.
     const can = async (verb: string, resource: string, ns = namespace) =>
@@ -236,11 +237,11 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
   test('async + poll: progress is refreshed while it runs, within the time limit', async () => {
     await apply('async-poll');
     const progress: number[] = [];
-    const done = await until('async-poll to finish', 240_000, async () => {
+    const done = await waitFor('async-poll to finish', async () => {
       const current = await job('async-poll');
       if (current.status?.phase === 'Running' && current.status.lastPollTime) progress.push(current.status.eventCount ?? 0);
       return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
-    }, 300);
+    }, 240_000, 300);
     expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2, changed: 2 }) });
     // Polled (every 2 s) while Running: event counts seen before the end, and growing.
     expect(progress.length).toBeGreaterThan(0);
@@ -340,10 +341,10 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
       expect(done.status).toMatchObject({ phase: 'TimedOut', attempts: 1 });
       expect(done.status!.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Finished', reason: 'DeadlineExceeded' })]));
       expect((await eventsOf('too-slow')).map((event) => event.reason)).toEqual(expect.arrayContaining(['Launched', 'TimedOut']));
-      await until('the timed-out pod to go', 120_000, async () => {
+      await waitFor('the timed-out pod to go', async () => {
         const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', 'ajo.dev/job-name=too-slow');
         return pods.items.length === 0 ? true : undefined;
-      });
+      }, 120_000, KUBECTL_POLL_MS);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -427,10 +428,10 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     expect(deployment.spec.replicas).toBe(1);
     const env = Object.fromEntries(deployment.spec.template.spec.containers[0]!.env.map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ AJO_CONCURRENCY: '4', AJO_LOG_LEVEL: 'debug', AJO_CLEANUP_INTERVAL: '0' });
-    await until('the rollout to leave one operator pod', 180_000, async () => {
+    await waitFor('the rollout to leave one operator pod', async () => {
       const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${release},app.kubernetes.io/component=operator`);
       return pods.items.length === 1 ? true : undefined;
-    });
+    }, 180_000, KUBECTL_POLL_MS);
     const can = (await run(tools.kubectl, ['auth', 'can-i', 'list', 'secrets', '--as', serviceAccount, '--namespace', namespace], { reject: false })).trim();
     expect(can).toBe('no');
     const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'hello-world');
@@ -446,8 +447,8 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     await kubectl('delete', 'ajob', '--all', '--wait=true', '--timeout=120s');
     await helm('uninstall', release, '--wait', '--timeout', '3m');
     const instance = `app.kubernetes.io/instance=${release}`;
-    await until('every pod in the namespace to be gone', 180_000, async () =>
-      (await json<{ items: unknown[] }>('get', 'pods')).items.length === 0 ? true : undefined);
+    await waitFor('every pod in the namespace to be gone', async () =>
+      (await json<{ items: unknown[] }>('get', 'pods')).items.length === 0 ? true : undefined, 180_000, KUBECTL_POLL_MS);
     const names = async (kind: string, ...selector: string[]) =>
       (await json<{ items: { metadata: { name: string } }[] }>('get', kind, ...selector)).items.map((item) => item.metadata.name);
     expect(await names('secrets')).toEqual([]);

@@ -10,6 +10,10 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localClusterInfo } from '../cluster/local-cluster.js';
+import { waitFor } from '../helpers/wait.js';
+
+/** Between two kubectl probes: each spawns a process. */
+export const KUBECTL_POLL_MS = 500;
 
 export const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const chartDir = path.join(repoDir, 'charts', 'ajo');
@@ -74,23 +78,6 @@ export async function run(file: string, args: string[], options: Options = {}): 
 
 export async function kubectlJson<T>(tools: Tools, args: string[]): Promise<T> {
   return JSON.parse(await run(tools.kubectl, [...args, '-o', 'json'])) as T;
-}
-
-export async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>, intervalMs = 500): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? ` (last error: ${String(lastError)})` : ''}`);
-    }
-    await new Promise((resolve) => setTimeout(resolve, intervalMs));
-  }
 }
 
 // ---------------------------------------------------------------- images
@@ -158,5 +145,5 @@ export async function provideImages(plan: ImagePlan, tools: Tools): Promise<void
     return;
   }
   // The kubelet refreshes node.status.images on its status updates (every 10 s or so).
-  await until('the node to report the loaded images', 120_000, async () => (missingImagesSync(tools.kubectl).length === 0 ? true : undefined), 2000);
+  await waitFor('the node to report the loaded images', async () => (missingImagesSync(tools.kubectl).length === 0 ? true : undefined), 120_000, 2000);
 }

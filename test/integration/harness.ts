@@ -14,6 +14,7 @@ import type { OperatorOptions, RunningOperator } from '../../operator/src/contro
 import * as clientModule from '../../operator/src/controller/kube/client.js';
 import { startOperator } from '../../operator/src/controller/operator.js';
 import { createLogger, silentLogger } from '../../operator/src/controller/kube/log.js';
+import { waitFor } from '../helpers/wait.js';
 export const { KubeClient, KubeApiError, loadClusterAccess, paths } = clientModule;
 type KubeClient = KubeClientType;
 
@@ -83,20 +84,7 @@ export async function deleteNamespace(kube: KubeClient, name: string): Promise<v
   await kube.delete(`/api/v1/namespaces/${name}`);
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000, everyMs = 200): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined) return value;
-    } catch (error) {
-      lastError = error;
-    }
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${lastError ? `: ${(lastError as Error).message}` : ''}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+export { waitFor };
 
 export async function runOperator(kube: KubeClient, namespaces: string[], extra: Partial<OperatorOptions> = {}): Promise<RunningOperator> {
   const logger = process.env.AJO_TEST_LOGS ? createLogger({ level: 'debug' }) : silentLogger;
