@@ -29,8 +29,7 @@ while (($#)); do
   shift
 done
 
-source "$REPO_DIR/test/cluster/lib/common.sh" # TEST_IMAGE
-source "$REPO_DIR/test/cluster/lib/oci.sh"    # oci_archive
+source "$REPO_DIR/test/cluster/lib/common.sh" # TEST_IMAGE, test_image_archive
 log() { printf '[kind %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 skip() { echo "SKIPPED: test/e2e/kind.sh: $*"; exit 0; }
 
@@ -65,10 +64,7 @@ fi
 # The busybox image the smoke test runs (built locally, as test/cluster/up does).
 if [[ -x /bin/busybox ]] && /bin/busybox --list >/dev/null 2>&1; then
   work="$(mktemp -d)"
-  mkdir -p "$work/root/bin" "$work/root/tmp"
-  cp /bin/busybox "$work/root/bin/busybox"
-  for applet in $(/bin/busybox --list); do [[ $applet == busybox ]] || ln -s busybox "$work/root/bin/$applet"; done
-  oci_archive "$work/root" "$work/busybox.tar" "$TEST_IMAGE" '["/bin/sh"]'
+  test_image_archive "$work/busybox.tar"
   kind load image-archive "$work/busybox.tar" --name "$NAME" >&2
   rm -rf "$work"
 else

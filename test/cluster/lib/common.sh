@@ -48,6 +48,28 @@ CTR_NS=k8s.io
 # Built locally by `up` (no registry here) and imported into the node.
 PAUSE_IMAGE=ajo.test/pause:3.10.2
 TEST_IMAGE=ajo.test/busybox:1
+IMAGE_PATH_ENV="PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+# Image archives in the format images/build writes: containerd, kind, Docker and Podman load them.
+source "$REPO_DIR/images/lib/archive.sh"
+
+small_image_archive() { # <rootfs> <out.tar> <image-ref> <command>: a one-layer image running <command>
+  image_archive "$1" "$2" "$3" "$(jq -cn --arg env "$IMAGE_PATH_ENV" --arg cmd "$4" '{Env: [$env], Cmd: [$cmd]}')" 0 >/dev/null
+}
+
+test_image_archive() { # <out.tar>: $TEST_IMAGE, a shell and its tools from Debian's static busybox
+  local root
+  root="$(mktemp -d)"
+  mkdir -p "$root/bin" "$root/tmp" "$root/etc"
+  cp /bin/busybox "$root/bin/busybox"
+  local applet
+  for applet in $("$root/bin/busybox" --list); do
+    [[ $applet == busybox ]] || ln -s busybox "$root/bin/$applet"
+  done
+  chmod 1777 "$root/tmp"
+  small_image_archive "$root" "$1" "$TEST_IMAGE" /bin/sh
+  rm -rf "$root"
+}
 
 # Debian packages the scripts use; `up` installs the missing ones when root.
 APT_CONTROL_PLANE=(etcd-server openssl jq curl iproute2 util-linux procps)
