@@ -133,15 +133,18 @@ interface TlsSettings {
   servername?: string;
 }
 
-/** One undici Agent, shared by every request, renewed every POOL_MAX_AGE_MS. */
-function pooledAgent(tls: () => TlsSettings): () => Dispatcher {
-  let current: { agent: Agent; createdAt: number } | undefined;
-  return () => {
-    if (current && Date.now() - current.createdAt < POOL_MAX_AGE_MS) return current.agent;
+/**
+ * One connection pool shared by every request, replaced by `create()` once it is
+ * POOL_MAX_AGE_MS old (the previous pool closes when its requests are done).
+ */
+function renewingPool(): (create: () => Dispatcher) => Dispatcher {
+  let current: { dispatcher: Dispatcher; createdAt: number } | undefined;
+  return (create) => {
+    if (current && Date.now() - current.createdAt < POOL_MAX_AGE_MS) return current.dispatcher;
     const previous = current;
-    current = { agent: new Agent({ connect: tls() }), createdAt: Date.now() };
-    if (previous) void previous.agent.close().catch(() => undefined);
-    return current.agent;
+    current = { dispatcher: create(), createdAt: Date.now() };
+    if (previous) void previous.dispatcher.close().catch(() => undefined);
+    return current.dispatcher;
   };
 }
 
@@ -157,7 +160,7 @@ function tokenFromFile(file: string): () => string {
 }
 
 function directAccess(server: string, namespace: string, tls: () => TlsSettings, authorization: () => string | undefined): ClusterAccess {
-  const dispatcher = pooledAgent(tls);
+  const pool = renewingPool();
   return {
     server,
     namespace,
@@ -165,7 +168,7 @@ function directAccess(server: string, namespace: string, tls: () => TlsSettings,
       const headers: Record<string, string> = {};
       const value = authorization();
       if (value) headers.authorization = value;
-      return { headers, dispatcher: dispatcher() };
+      return { headers, dispatcher: pool(() => new Agent({ connect: tls() })) };
     },
   };
 }
@@ -177,8 +180,7 @@ function directAccess(server: string, namespace: string, tls: () => TlsSettings,
 function pluginAccess(server: string, namespace: string, kubeconfigPath: string | undefined, contextName: string): ClusterAccess {
   type Loaded = { kubeConfig: import('@kubernetes/client-node').KubeConfig; module: typeof import('@kubernetes/client-node') };
   let loading: Promise<Loaded> | undefined;
-  let pool: { dispatcher: Dispatcher; createdAt: number } | undefined;
-  let plain: Agent | undefined; // for a plugin that sets no TLS options of its own
+  const pool = renewingPool();
   const load = async (): Promise<Loaded> => {
     const module = await import('@kubernetes/client-node');
     const kubeConfig = new module.KubeConfig();
@@ -194,16 +196,12 @@ function pluginAccess(server: string, namespace: string, kubeconfigPath: string 
       const { kubeConfig, module } = await (loading ??= load());
       const context = new module.RequestContext(url, method as import('@kubernetes/client-node').HttpMethod);
       await kubeConfig.applySecurityAuthentication(context);
+      // client-node makes a new Agent per request; keep one (with the plugin's TLS settings, if any).
       const fresh = context.getDispatcher() as Dispatcher | undefined;
-      if (!pool || Date.now() - pool.createdAt >= POOL_MAX_AGE_MS) {
-        const previous = pool;
-        pool = fresh ? { dispatcher: fresh, createdAt: Date.now() } : undefined;
-        if (previous) void previous.dispatcher.close().catch(() => undefined);
-      } else if (fresh) {
-        void fresh.close().catch(() => undefined);
-      }
+      const dispatcher = pool(() => fresh ?? new Agent());
+      if (fresh && fresh !== dispatcher) void fresh.close().catch(() => undefined);
       const headers = Object.fromEntries(Object.entries(context.getHeaders() as Record<string, string>).map(([name, value]) => [name.toLowerCase(), value]));
-      return { headers, dispatcher: pool?.dispatcher ?? (plain ??= new Agent()) };
+      return { headers, dispatcher };
     },
   };
 }
