@@ -3,9 +3,8 @@
  * produce and accept, with unpacking hardened against hostile archives.
  *
  * Packing mirrors Python's walk: for each directory, its files first, then its
- * sub-directory entries, then descend. Files are deflated; directories and
- * symlinks are stored (a symlink's content is its target). Unix modes go in the
- * high half of external_attr, because ansible-runner's reader chmods from it.
+ * sub-directory entries, then descend. The records themselves are written by
+ * zip-writer.ts.
  *
  * Unpacking never writes outside the target: names with `..`, absolute names,
  * names that pass through a symlink, and symlinks whose target leaves the
@@ -13,24 +12,36 @@
  * ratio, entry count), counting the bytes actually inflated rather than
  * trusting the archive's headers.
  */
-import { createWriteStream, constants as fsConstants, type Dirent } from 'node:fs';
-import { chmod, lstat, mkdir, open, opendir, readlink, symlink, unlink, utimes, realpath } from 'node:fs/promises';
+import {
+  closeSync,
+  constants as fsConstants,
+  fchmodSync,
+  futimesSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  unlinkSync,
+  writeSync,
+  type Dirent,
+} from 'node:fs';
+import { chmod, mkdir, open, symlink, utimes, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { ZipFile as ZipWriter } from 'yazl';
 import type { Entry, ZipFile as ZipReader } from 'yauzl';
+import { ZipWriter } from './zip-writer.js';
 
-// Each CLI stage needs only one direction; loading both zip libraries costs every start-up.
-const loadYazl = async () => (await import('yazl')).default;
+// Each CLI stage needs only one direction; transmit never pays for loading the reader.
 const loadYauzl = async () => (await import('yauzl')).default;
 
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 const S_IFDIR = 0o040000;
 const UNIX_CREATOR = 3;
-/** Python's zipfile stamps symlink entries with the earliest DOS date. */
-const SYMLINK_DATE = new Date(1980, 0, 1, 0, 0, 0);
+/** Members up to this size are inflated to memory and written in one go. */
+const SMALL_MEMBER_BYTES = 1024 * 1024;
 
 // ---------------------------------------------------------------- packing
 
@@ -39,67 +50,61 @@ export interface PackResult {
   skipped: string[];
 }
 
-/** Write a zip of everything below `dir` (not `dir` itself) to `zipFile`. */
 export interface PackOptions {
   /** Names directly under `dir` to leave out. */
   excludeTopLevel?: readonly string[];
+  /** Write zip64 records even where sizes fit; for tests of the zip64 paths. */
+  forceZip64?: boolean;
 }
 
+/**
+ * Write a zip of everything below `dir` (not `dir` itself) to `zipFile`.
+ * The walk uses synchronous calls on purpose: asynchronous ones would wait in
+ * the same thread pool that is busy deflating (see zip-writer.ts).
+ */
 export async function packDirectory(dir: string, zipFile: string, options: PackOptions = {}): Promise<PackResult> {
-  const yazl = await loadYazl();
-  const zip = new yazl.ZipFile();
-  const output = createWriteStream(zipFile, { mode: 0o600 });
-  const zipStream = zip.outputStream as unknown as Readable;
-  const written = pipeline(zipStream, output);
+  const zip = ZipWriter.create(zipFile, { forceZip64: options.forceZip64 });
   const result: PackResult = { entries: 0, skipped: [] };
   try {
     await addTree(zip, dir, '', result, new Set(options.excludeTopLevel ?? []));
+    result.entries = (await zip.finish()).entries;
   } catch (err) {
-    zipStream.destroy(err as Error);
-    await written.catch(() => undefined);
+    zip.abort();
     throw err;
   }
-  zip.end();
-  await written;
   return result;
 }
 
-async function listDir(dir: string): Promise<Dirent[]> {
-  const entries: Dirent[] = [];
+function listDir(dir: string): Dirent[] {
   try {
-    for await (const entry of await opendir(dir)) entries.push(entry);
+    return readdirSync(dir, { withFileTypes: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
     throw err;
   }
-  return entries;
 }
 
 async function addTree(zip: ZipWriter, root: string, relDir: string, result: PackResult, exclude: ReadonlySet<string>): Promise<void> {
-  const absDir = path.join(root, relDir);
-  const entries = (await listDir(absDir)).filter((entry) => relDir !== '' || !exclude.has(entry.name));
+  const entries = listDir(path.join(root, relDir)).filter((entry) => relDir !== '' || !exclude.has(entry.name));
   const subdirs: string[] = [];
   for (const entry of entries) {
     const rel = relDir ? `${relDir}/${entry.name}` : entry.name;
     const abs = path.join(root, rel);
-    const info = await lstat(abs);
+    const info = lstatSync(abs);
     if (info.isDirectory()) {
       subdirs.push(rel);
     } else if (info.isSymbolicLink()) {
-      zip.addBuffer(Buffer.from(await readlink(abs)), rel, { mtime: SYMLINK_DATE, mode: S_IFLNK | 0o777, compress: false, forceDosTimestamp: true });
-      result.entries++;
+      await zip.addSymlink(rel, readlinkSync(abs));
     } else if (info.isFile()) {
-      zip.addFile(abs, rel, { mtime: info.mtime, mode: info.mode, compress: true, forceDosTimestamp: true });
-      result.entries++;
+      await zip.addFile(rel, abs, { mode: info.mode, mtime: info.mtime }, info.size);
     } else {
       // FIFOs (runner's ssh_key_data), sockets and devices carry no data worth sending.
       result.skipped.push(rel);
     }
   }
   for (const rel of subdirs) {
-    const info = await lstat(path.join(root, rel));
-    zip.addEmptyDirectory(rel, { mtime: info.mtime, mode: info.mode, forceDosTimestamp: true });
-    result.entries++;
+    const info = lstatSync(path.join(root, rel));
+    await zip.addDirectory(rel, { mode: info.mode, mtime: info.mtime });
   }
   for (const rel of subdirs) await addTree(zip, root, rel, result, exclude);
 }
@@ -171,29 +176,6 @@ function memberPath(root: string, name: string): string {
   return target;
 }
 
-/**
- * Make every directory between `root` and `target` exist as a real directory.
- * A symlink anywhere on the way would let a later member write through it.
- */
-async function ensureParents(root: string, target: string, name: string): Promise<void> {
-  const parts = path.relative(root, path.dirname(target)).split(path.sep).filter(Boolean);
-  let current = root;
-  for (const part of parts) {
-    current = path.join(current, part);
-    const info = await lstat(current).catch((err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT') return null;
-      throw err;
-    });
-    if (info === null) {
-      await mkdir(current, { mode: 0o700 });
-    } else if (info.isSymbolicLink()) {
-      throw new UnsafeArchiveError(`zip member '${name}' would be written through the symlink '${path.relative(root, current)}'`);
-    } else if (!info.isDirectory()) {
-      throw new UnsafeArchiveError(`zip member '${name}' needs '${path.relative(root, current)}' to be a directory, but it is a file`);
-    }
-  }
-}
-
 /** Counts inflated bytes and stops the stream the moment a cap is crossed. */
 class ByteBudget extends Transform {
   seen = 0;
@@ -213,6 +195,8 @@ class ByteBudget extends Transform {
 class Unpacker {
   readonly result: UnpackResult = { files: 0, directories: 0, symlinks: 0, bytes: 0 };
   private readonly directoryModes: Array<{ dir: string; mode: number; mtime: Date }> = [];
+  /** Directories seen to be real directories; members can never replace one, so once is enough. */
+  private readonly knownDirectories = new Set<string>();
   private entries = 0;
 
   constructor(
@@ -243,25 +227,50 @@ class Unpacker {
     this.checkEntry(entry);
     const kind = entryKind(entry);
     const target = memberPath(this.root, entry.fileName);
-    await ensureParents(this.root, target, entry.fileName);
+    this.ensureParents(target, entry.fileName);
     const mtime = entry.getLastModDate();
     if (kind === 'directory') return this.extractDirectory(entry, target, mtime);
-    const existing = await lstat(target).catch(() => null);
+    const existing = lstatSync(target, { throwIfNoEntry: false });
     if (existing?.isDirectory()) {
       throw new UnsafeArchiveError(`zip member '${entry.fileName}' would replace the directory '${path.relative(this.root, target)}'`);
     }
     // Never write through, or leave behind, a link planted by an earlier member or run.
-    if (existing) await unlink(target);
+    if (existing) unlinkSync(target);
     if (kind === 'symlink') return this.extractSymlink(entry, target);
     return this.extractFile(entry, target, mtime);
   }
 
+  /**
+   * Make every directory between the root and `target` exist as a real directory.
+   * A symlink anywhere on the way would let a later member write through it.
+   * Synchronous: these are short metadata calls, and on the thread pool they
+   * would queue behind inflate jobs, one round trip each, for every member.
+   */
+  private ensureParents(target: string, name: string): void {
+    const parts = path.relative(this.root, path.dirname(target)).split(path.sep).filter(Boolean);
+    let current = this.root;
+    for (const part of parts) {
+      current = path.join(current, part);
+      if (this.knownDirectories.has(current)) continue;
+      const info = lstatSync(current, { throwIfNoEntry: false });
+      if (info === undefined) {
+        mkdirSync(current, { mode: 0o700 });
+      } else if (info.isSymbolicLink()) {
+        throw new UnsafeArchiveError(`zip member '${name}' would be written through the symlink '${path.relative(this.root, current)}'`);
+      } else if (!info.isDirectory()) {
+        throw new UnsafeArchiveError(`zip member '${name}' needs '${path.relative(this.root, current)}' to be a directory, but it is a file`);
+      }
+      this.knownDirectories.add(current);
+    }
+  }
+
   private async extractDirectory(entry: Entry, target: string, mtime: Date): Promise<void> {
-    const existing = await lstat(target).catch(() => null);
+    const existing = lstatSync(target, { throwIfNoEntry: false });
     if (existing?.isSymbolicLink() || (existing && !existing.isDirectory())) {
       throw new UnsafeArchiveError(`zip member '${entry.fileName}' is a directory, but '${path.relative(this.root, target)}' is already a file or link`);
     }
-    if (!existing) await mkdir(target, { mode: 0o700 });
+    if (!existing) mkdirSync(target, { mode: 0o700 });
+    this.knownDirectories.add(target);
     // Modes are applied at the end, so a read-only directory cannot block its own members.
     this.directoryModes.push({ dir: target, mode: entryMode(entry, 'directory'), mtime });
     this.result.directories++;
@@ -279,6 +288,7 @@ class Unpacker {
   }
 
   private async extractFile(entry: Entry, target: string, mtime: Date): Promise<void> {
+    if (entry.uncompressedSize <= SMALL_MEMBER_BYTES) return this.extractSmallFile(entry, target, mtime);
     const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
     const budget = new ByteBudget(
       () => this.limits.maxTotalBytes - this.result.bytes,
@@ -289,6 +299,25 @@ class Unpacker {
     this.result.bytes += budget.seen;
     await chmod(target, entryMode(entry, 'file'));
     await utimes(target, mtime, mtime);
+    this.result.files++;
+  }
+
+  /** Most members are small: inflate to memory, then a handful of synchronous calls instead of a stream pipeline. */
+  private async extractSmallFile(entry: Entry, target: string, mtime: Date): Promise<void> {
+    // yauzl checks the inflated length against the declared one, so this cannot grow past it.
+    const data = await this.readSmall(entry);
+    if (this.result.bytes + data.length > this.limits.maxTotalBytes) {
+      throw new UnsafeArchiveError(`the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`);
+    }
+    const fd = openSync(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+    try {
+      for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
+      fchmodSync(fd, entryMode(entry, 'file'));
+      futimesSync(fd, mtime, mtime);
+    } finally {
+      closeSync(fd);
+    }
+    this.result.bytes += data.length;
     this.result.files++;
   }
 

@@ -1,0 +1,454 @@
+/**
+ * The zip writer behind transmit and the worker's artifacts payload.
+ *
+ * The records are the ones Python's zipfile writes to a seekable file, which is
+ * what ansible-runner's stream_dir does: no data descriptors (a streamed
+ * member's local header is patched once its sizes are known), Unix modes in the
+ * high half of external_attr, UTF-8 flag only for non-ASCII names, zip64
+ * records only where a size, an offset or the member count needs them.
+ *
+ * Speed comes from doing the two kinds of work in different places. Deflate is
+ * CPU-bound and runs on libuv's thread pool, several pieces at once; file
+ * reads, CRC-32 and writes are short system calls made synchronously on the
+ * main thread, so they never queue behind a deflate job in that same pool.
+ * Members are cut into 1 MiB pieces, each deflated on its own with the previous
+ * 32 KiB as its dictionary and ended with a sync flush (pigz's scheme), so one
+ * large file is compressed in parallel too while the bytes stay one ordinary
+ * deflate stream. Output is written strictly in order; how much may be in
+ * flight is capped, so memory does not grow with the size of a file or a tree.
+ */
+import { closeSync, constants as fsConstants, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { promisify } from 'node:util';
+import zlib from 'node:zlib';
+
+const deflateRaw = promisify(zlib.deflateRaw) as (data: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
+
+const PIECE_BYTES = 1024 * 1024;
+const DICTIONARY_BYTES = 32 * 1024;
+/** Bytes handed out for compression but not yet written; bounds memory at about twice this. */
+const MAX_PENDING_BYTES = 2 * PIECE_BYTES;
+/** Enough small members in flight to keep every pool thread busy. */
+const MAX_PENDING_PIECES = 16 * Math.max(2, availableParallelism());
+const OUTPUT_BUFFER_BYTES = PIECE_BYTES;
+const DEFLATE_INLINE_BYTES = 8 * 1024;
+/** A member whose first piece deflates by less than this is stored instead, as `zip -n` does for media. */
+const INCOMPRESSIBLE_RATIO = 0.98;
+/** Below this, members are deflated whatever the ratio, as Python's zipfile would. */
+const STORE_IF_INCOMPRESSIBLE_FROM = 64 * 1024;
+
+const LOCAL_HEADER = 0x04034b50;
+const CENTRAL_HEADER = 0x02014b50;
+const END_OF_CENTRAL_DIRECTORY = 0x06054b50;
+const ZIP64_END_OF_CENTRAL_DIRECTORY = 0x06064b50;
+const ZIP64_LOCATOR = 0x07064b50;
+const ZIP64_EXTRA = 0x0001;
+const ZIP64_LIMIT = 0xffffffff;
+const ZIP64_COUNT_LIMIT = 0xffff;
+const VERSION_DEFAULT = 20;
+const VERSION_ZIP64 = 45;
+const UNIX = 3;
+const FLAG_UTF8 = 0x800;
+const METHOD_STORED = 0;
+const METHOD_DEFLATED = 8;
+const MSDOS_DIRECTORY = 0x10;
+
+export interface MemberMeta {
+  /** Unix mode including the file type bits (S_IFREG, S_IFDIR, S_IFLNK). */
+  mode: number;
+  mtime: Date;
+}
+
+export interface ZipWriterOptions {
+  /** Write zip64 records for every member and the end record; for tests of the zip64 paths. */
+  forceZip64?: boolean;
+}
+
+interface Member {
+  name: Buffer;
+  utf8: boolean;
+  method: number;
+  crc: number;
+  size: number;
+  compressedSize: number;
+  offset: number;
+  dosTime: number;
+  dosDate: number;
+  externalAttributes: number;
+  /** The local header carries a zip64 extra, decided before the data is known. */
+  zip64Local: boolean;
+}
+
+/** DOS date and time in local time, clamped to the range the format can hold (Python's strict_timestamps=False). */
+function dosDateTime(date: Date): { dosTime: number; dosDate: number } {
+  const year = date.getFullYear();
+  if (year < 1980) return { dosTime: 0, dosDate: (1 << 5) | 1 };
+  if (year > 2107) return { dosTime: (23 << 11) | (59 << 5) | 29, dosDate: (127 << 9) | (12 << 5) | 31 };
+  return {
+    dosTime: (date.getHours() << 11) | (date.getMinutes() << 5) | (date.getSeconds() >> 1),
+    dosDate: ((year - 1980) << 9) | ((date.getMonth() + 1) << 5) | date.getDate(),
+  };
+}
+
+/** An append-only file with coalesced writes and positional patches. */
+class OutputFile {
+  position = 0;
+  private readonly queued: Buffer[] = [];
+  private queuedBytes = 0;
+
+  constructor(private readonly fd: number) {}
+
+  append(data: Buffer): void {
+    if (data.length === 0) return;
+    this.queued.push(data);
+    this.queuedBytes += data.length;
+    this.position += data.length;
+    if (this.queuedBytes >= OUTPUT_BUFFER_BYTES) this.flush();
+  }
+
+  patch(data: Buffer, at: number): void {
+    this.flush();
+    writeSync(this.fd, data, 0, data.length, at);
+  }
+
+  flush(): void {
+    let buffers = this.queued.splice(0);
+    this.queuedBytes = 0;
+    while (buffers.length > 0) {
+      const written = writevSync(this.fd, buffers);
+      buffers = dropWritten(buffers, written);
+    }
+  }
+}
+
+function dropWritten(buffers: Buffer[], written: number): Buffer[] {
+  let rest = written;
+  let index = 0;
+  while (index < buffers.length && rest >= buffers[index]!.length) rest -= buffers[index++]!.length;
+  const remaining = buffers.slice(index);
+  if (rest > 0 && remaining.length > 0) remaining[0] = remaining[0]!.subarray(rest);
+  return remaining;
+}
+
+/** A step of the output that may wait for a deflate job; steps are emitted strictly in order. */
+interface PendingStep {
+  ready: Promise<() => void>;
+  bytes: number;
+}
+
+export class ZipWriter {
+  private readonly output: OutputFile;
+  private readonly members: Member[] = [];
+  private readonly pending: PendingStep[] = [];
+  private readonly pieces = new PieceBuffers();
+  private pendingBytes = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly fd: number,
+    private readonly options: ZipWriterOptions,
+  ) {
+    this.output = new OutputFile(fd);
+  }
+
+  /** Create (or truncate) `file`, readable only by its owner: payloads hold secrets. */
+  static create(file: string, options: ZipWriterOptions = {}): ZipWriter {
+    return new ZipWriter(openSync(file, 'w', 0o600), options);
+  }
+
+  get memberCount(): number {
+    return this.members.length;
+  }
+
+  async addDirectory(name: string, meta: MemberMeta): Promise<void> {
+    const member = this.newMember(`${name.replace(/\/+$/, '')}/`, meta, METHOD_STORED, 0);
+    member.externalAttributes |= MSDOS_DIRECTORY;
+    await this.enqueue(Promise.resolve(this.writeWhole(member, Buffer.alloc(0))), 0);
+  }
+
+  /** Python stores a symlink as its target text, with the earliest DOS date. */
+  async addSymlink(name: string, target: string): Promise<void> {
+    const data = Buffer.from(target);
+    const member = this.newMember(name, { mode: 0o120777, mtime: new Date(1980, 0, 1) }, METHOD_STORED, data.length);
+    member.crc = zlib.crc32(data);
+    await this.enqueue(Promise.resolve(this.writeWhole(member, data)), data.length);
+  }
+
+  /** Add the regular file at `file`; `expectedSize` only decides whether zip64 records are reserved. */
+  async addFile(name: string, file: string, meta: MemberMeta, expectedSize: number): Promise<void> {
+    const member = this.newMember(name, meta, METHOD_DEFLATED, expectedSize);
+    const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW);
+    try {
+      await this.streamMember(member, fd, expectedSize);
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  /** Write everything still in flight, then the central directory and the end records. */
+  async finish(): Promise<{ entries: number; bytes: number }> {
+    await this.drain(0, 0);
+    const centralStart = this.output.position;
+    for (const member of this.members) this.output.append(this.centralHeader(member));
+    this.writeEnd(centralStart, this.output.position - centralStart);
+    this.output.flush();
+    this.close();
+    return { entries: this.members.length, bytes: this.output.position };
+  }
+
+  /** Stop after a failure; pieces still deflating are left to finish and are dropped. */
+  abort(): void {
+    for (const step of this.pending.splice(0)) step.ready.catch(() => undefined);
+    this.close();
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    closeSync(this.fd);
+  }
+
+  private newMember(name: string, meta: MemberMeta, method: number, expectedSize: number): Member {
+    const encoded = Buffer.from(name, 'utf8');
+    const member: Member = {
+      name: encoded,
+      utf8: encoded.length !== name.length,
+      method,
+      crc: 0,
+      size: 0,
+      compressedSize: 0,
+      offset: 0,
+      ...dosDateTime(meta.mtime),
+      externalAttributes: ((meta.mode & 0xffff) << 16) >>> 0,
+      // Python reserves zip64 room when the file could come near 4 GiB once deflated.
+      zip64Local: this.options.forceZip64 === true || expectedSize * 1.05 > ZIP64_LIMIT,
+    };
+    this.members.push(member);
+    return member;
+  }
+
+  private async streamMember(member: Member, fd: number, expectedSize: number): Promise<void> {
+    let piece = this.pieces.read(fd, expectedSize);
+    let dictionary: Buffer | undefined;
+    let first = true;
+    let storing = false;
+    for (;;) {
+      // Reading one piece ahead tells which piece is the last, without trusting a stat() taken earlier.
+      const next = piece.length === 0 ? piece : this.pieces.read(fd, expectedSize - member.size - piece.length);
+      const last = next.length === 0;
+      member.crc = zlib.crc32(piece, member.crc);
+      member.size += piece.length;
+      // Once the first piece showed the data does not compress, later pieces skip deflate entirely.
+      const deflated = storing ? Promise.resolve(piece) : deflatePiece(piece, dictionary, last);
+      // A copy: this piece's buffer goes back to the pool as soon as it is written.
+      dictionary = last ? undefined : Buffer.from(piece.subarray(Math.max(0, piece.length - DICTIONARY_BYTES)));
+      const raw = piece;
+      const isFirst = first;
+      const emit = (data: Buffer) => (): void => {
+        if (isFirst) storing = this.chooseMethod(member, raw, data, last);
+        const stored = member.method === METHOD_STORED;
+        const bytes = stored ? raw : data;
+        if (isFirst) this.writeLocalHeader(member, last ? bytes.length : 0);
+        this.output.append(bytes);
+        member.compressedSize += bytes.length;
+        if (stored) this.output.flush();
+        this.pieces.release(raw);
+        if (last) this.endMember(member, isFirst);
+      };
+      await this.enqueue(deflated.then(emit), raw.length);
+      if (last) return;
+      piece = next;
+      first = false;
+    }
+  }
+
+  /** Decided on the first piece. Returns whether the member is stored. */
+  private chooseMethod(member: Member, raw: Buffer, deflated: Buffer, last: boolean): boolean {
+    // A piece that is not the last ends in a 4-byte sync-flush marker that a whole member would not carry.
+    const deflatedBytes = last ? deflated.length : deflated.length - 4;
+    if (raw.length >= STORE_IF_INCOMPRESSIBLE_FROM && deflatedBytes >= raw.length * INCOMPRESSIBLE_RATIO) member.method = METHOD_STORED;
+    return member.method === METHOD_STORED;
+  }
+
+  /** A single-piece member's header is final at once; a longer one's is patched by endMember. */
+  private writeLocalHeader(member: Member, knownCompressedSize: number): void {
+    member.offset = this.output.position;
+    this.output.append(this.localHeader({ ...member, compressedSize: knownCompressedSize }));
+  }
+
+  private endMember(member: Member, singlePiece: boolean): void {
+    if (!member.zip64Local && (member.size >= ZIP64_LIMIT || member.compressedSize >= ZIP64_LIMIT)) {
+      throw new Error(`zip member '${member.name.toString()}' grew past 4 GiB while it was being read`);
+    }
+    if (!singlePiece) this.output.patch(this.localHeader(member), member.offset);
+  }
+
+  /** For stored members whose bytes are all in hand. */
+  private writeWhole(member: Member, data: Buffer): () => void {
+    return () => {
+      member.size = data.length;
+      member.compressedSize = data.length;
+      this.writeLocalHeader(member, data.length);
+      this.output.append(data);
+    };
+  }
+
+  private async enqueue(ready: Promise<() => void>, bytes: number): Promise<void> {
+    // Rejections surface when the step is drained; until then they must not count as unhandled.
+    ready.catch(() => undefined);
+    this.pending.push({ ready, bytes });
+    this.pendingBytes += bytes;
+    await this.drain(MAX_PENDING_BYTES, MAX_PENDING_PIECES);
+  }
+
+  private async drain(maxBytes: number, maxSteps: number): Promise<void> {
+    while (this.pending.length > maxSteps || (this.pendingBytes > maxBytes && this.pending.length > 0)) {
+      const head = this.pending.shift()!;
+      this.pendingBytes -= head.bytes;
+      (await head.ready)();
+    }
+  }
+
+  // ------------------------------------------------------------ records
+
+  private localHeader(member: Member): Buffer {
+    const extra = member.zip64Local ? 20 : 0;
+    const header = Buffer.alloc(30 + member.name.length + extra);
+    header.writeUInt32LE(LOCAL_HEADER, 0);
+    header.writeUInt16LE(member.zip64Local ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
+    header.writeUInt16LE(member.utf8 ? FLAG_UTF8 : 0, 6);
+    header.writeUInt16LE(member.method, 8);
+    header.writeUInt16LE(member.dosTime, 10);
+    header.writeUInt16LE(member.dosDate, 12);
+    header.writeUInt32LE(member.crc >>> 0, 14);
+    header.writeUInt32LE(member.zip64Local ? ZIP64_LIMIT : member.compressedSize, 18);
+    header.writeUInt32LE(member.zip64Local ? ZIP64_LIMIT : member.size, 22);
+    header.writeUInt16LE(member.name.length, 26);
+    header.writeUInt16LE(extra, 28);
+    member.name.copy(header, 30);
+    if (member.zip64Local) {
+      const at = 30 + member.name.length;
+      header.writeUInt16LE(ZIP64_EXTRA, at);
+      header.writeUInt16LE(16, at + 2);
+      header.writeBigUInt64LE(BigInt(member.size), at + 4);
+      header.writeBigUInt64LE(BigInt(member.compressedSize), at + 12);
+    }
+    return header;
+  }
+
+  private centralHeader(member: Member): Buffer {
+    const force = this.options.forceZip64 === true;
+    // Python's order for the zip64 extra: only the fields that overflow, sizes before the offset.
+    const wide = {
+      size: force || member.size >= ZIP64_LIMIT,
+      compressedSize: force || member.compressedSize >= ZIP64_LIMIT,
+      offset: force || member.offset >= ZIP64_LIMIT,
+    };
+    const wideValues = [
+      ...(wide.size ? [member.size] : []),
+      ...(wide.compressedSize ? [member.compressedSize] : []),
+      ...(wide.offset ? [member.offset] : []),
+    ];
+    const zip64 = wideValues.length > 0;
+    const extra = zip64 ? 4 + 8 * wideValues.length : 0;
+    const version = zip64 || member.zip64Local ? VERSION_ZIP64 : VERSION_DEFAULT;
+    const header = Buffer.alloc(46 + member.name.length + extra);
+    header.writeUInt32LE(CENTRAL_HEADER, 0);
+    header.writeUInt16LE((UNIX << 8) | version, 4);
+    header.writeUInt16LE(version, 6);
+    header.writeUInt16LE(member.utf8 ? FLAG_UTF8 : 0, 8);
+    header.writeUInt16LE(member.method, 10);
+    header.writeUInt16LE(member.dosTime, 12);
+    header.writeUInt16LE(member.dosDate, 14);
+    header.writeUInt32LE(member.crc >>> 0, 16);
+    header.writeUInt32LE(wide.compressedSize ? ZIP64_LIMIT : member.compressedSize, 20);
+    header.writeUInt32LE(wide.size ? ZIP64_LIMIT : member.size, 24);
+    header.writeUInt16LE(member.name.length, 28);
+    header.writeUInt16LE(extra, 30);
+    // comment length, disk number start, internal attributes: all zero
+    header.writeUInt32LE(member.externalAttributes, 38);
+    header.writeUInt32LE(wide.offset ? ZIP64_LIMIT : member.offset, 42);
+    member.name.copy(header, 46);
+    if (zip64) {
+      let at = 46 + member.name.length;
+      header.writeUInt16LE(ZIP64_EXTRA, at);
+      header.writeUInt16LE(8 * wideValues.length, at + 2);
+      for (const value of wideValues) header.writeBigUInt64LE(BigInt(value), (at += 8) - 4);
+    }
+    return header;
+  }
+
+  private writeEnd(centralStart: number, centralSize: number): void {
+    const count = this.members.length;
+    const zip64 = this.options.forceZip64 === true || count >= ZIP64_COUNT_LIMIT || centralStart >= ZIP64_LIMIT || centralSize >= ZIP64_LIMIT;
+    if (zip64) {
+      const recordAt = this.output.position;
+      const record = Buffer.alloc(56);
+      record.writeUInt32LE(ZIP64_END_OF_CENTRAL_DIRECTORY, 0);
+      record.writeBigUInt64LE(44n, 4);
+      record.writeUInt16LE((UNIX << 8) | VERSION_ZIP64, 12);
+      record.writeUInt16LE(VERSION_ZIP64, 14);
+      // this disk and the central directory's disk: both 0
+      record.writeBigUInt64LE(BigInt(count), 24);
+      record.writeBigUInt64LE(BigInt(count), 32);
+      record.writeBigUInt64LE(BigInt(centralSize), 40);
+      record.writeBigUInt64LE(BigInt(centralStart), 48);
+      const locator = Buffer.alloc(20);
+      locator.writeUInt32LE(ZIP64_LOCATOR, 0);
+      locator.writeBigUInt64LE(BigInt(recordAt), 8);
+      locator.writeUInt32LE(1, 16);
+      this.output.append(record);
+      this.output.append(locator);
+    }
+    const end = Buffer.alloc(22);
+    end.writeUInt32LE(END_OF_CENTRAL_DIRECTORY, 0);
+    // Like Python: the classic record keeps whatever still fits; readers take the rest from zip64.
+    end.writeUInt16LE(Math.min(count, ZIP64_COUNT_LIMIT), 8);
+    end.writeUInt16LE(Math.min(count, ZIP64_COUNT_LIMIT), 10);
+    end.writeUInt32LE(Math.min(centralSize, ZIP64_LIMIT), 12);
+    end.writeUInt32LE(Math.min(centralStart, ZIP64_LIMIT), 16);
+    this.output.append(end);
+  }
+}
+
+/**
+ * Read buffers. Full-size pieces are recycled: left to the garbage collector,
+ * hundreds of MiB of them pile up outside the heap before it runs.
+ */
+class PieceBuffers {
+  private readonly free: ArrayBuffer[] = [];
+
+  /** Up to one piece from `fd`; sized to what the file should still hold, so small files cost little. */
+  read(fd: number, expectedRemaining: number): Buffer {
+    // One byte more than expected, so a file that grew since stat() is still read to its end.
+    const wanted = Math.min(PIECE_BYTES, Math.max(0, expectedRemaining) + 1);
+    const buffer = wanted === PIECE_BYTES ? this.acquire() : Buffer.allocUnsafe(wanted);
+    let filled = 0;
+    while (filled < buffer.length) {
+      const read = readSync(fd, buffer, filled, buffer.length - filled, null);
+      if (read === 0) break;
+      filled += read;
+    }
+    return buffer.subarray(0, filled);
+  }
+
+  release(piece: Buffer): void {
+    if (piece.buffer.byteLength === PIECE_BYTES && this.free.length < MAX_PENDING_BYTES / PIECE_BYTES + 4) this.free.push(piece.buffer as ArrayBuffer);
+  }
+
+  private acquire(): Buffer {
+    const recycled = this.free.pop();
+    return recycled ? Buffer.from(recycled) : Buffer.allocUnsafeSlow(PIECE_BYTES);
+  }
+}
+
+function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
+  // A small whole member costs less to deflate here than to hand to the pool and back.
+  if (last && dictionary === undefined && data.length <= DEFLATE_INLINE_BYTES) return Promise.resolve(zlib.deflateRawSync(data));
+  return deflateRaw(data, {
+    // One output buffer per piece, rather than a 16 KiB chunk list joined by a copy at the end.
+    chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, data.length + (data.length >> 10) + 64),
+    ...(dictionary ? { dictionary } : {}),
+    finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+  });
+}
