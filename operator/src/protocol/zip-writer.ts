@@ -130,6 +130,27 @@ function dropWritten(buffers: Buffer[], written: number): Buffer[] {
   return remaining;
 }
 
+/** Small records packed into 64 KiB blocks. */
+class ByteChunks {
+  private static readonly BLOCK = 64 * 1024;
+  private readonly full: Buffer[] = [];
+  private current = Buffer.allocUnsafe(ByteChunks.BLOCK);
+  private used = 0;
+
+  append(record: Buffer): void {
+    if (this.used + record.length > this.current.length) {
+      this.full.push(this.current.subarray(0, this.used));
+      this.current = Buffer.allocUnsafe(Math.max(ByteChunks.BLOCK, record.length));
+      this.used = 0;
+    }
+    this.used += record.copy(this.current, this.used);
+  }
+
+  take(): Buffer[] {
+    return [...this.full.splice(0), this.current.subarray(0, this.used)];
+  }
+}
+
 /** A step of the output that may wait for a deflate job; steps are emitted strictly in order. */
 interface PendingStep {
   ready: Promise<() => void>;
@@ -138,7 +159,9 @@ interface PendingStep {
 
 export class ZipWriter {
   private readonly output: OutputFile;
-  private readonly members: Member[] = [];
+  /** Central directory records, kept as bytes: a tree of 100k files should not mean 100k live objects. */
+  private readonly centralDirectory = new ByteChunks();
+  private memberTotal = 0;
   private readonly pending: PendingStep[] = [];
   private readonly pieces = new PieceBuffers();
   private pendingBytes = 0;
@@ -157,7 +180,7 @@ export class ZipWriter {
   }
 
   get memberCount(): number {
-    return this.members.length;
+    return this.memberTotal;
   }
 
   async addDirectory(name: string, meta: MemberMeta): Promise<void> {
@@ -189,11 +212,11 @@ export class ZipWriter {
   async finish(): Promise<{ entries: number; bytes: number }> {
     await this.drain(0, 0);
     const centralStart = this.output.position;
-    for (const member of this.members) this.output.append(this.centralHeader(member));
+    for (const chunk of this.centralDirectory.take()) this.output.append(chunk);
     this.writeEnd(centralStart, this.output.position - centralStart);
     this.output.flush();
     this.close();
-    return { entries: this.members.length, bytes: this.output.position };
+    return { entries: this.memberTotal, bytes: this.output.position };
   }
 
   /** Stop after a failure; pieces still deflating are left to finish and are dropped. */
@@ -223,7 +246,7 @@ export class ZipWriter {
       // Python reserves zip64 room when the file could come near 4 GiB once deflated.
       zip64Local: this.options.forceZip64 === true || expectedSize * 1.05 > ZIP64_LIMIT,
     };
-    this.members.push(member);
+    this.memberTotal++;
     return member;
   }
 
@@ -281,6 +304,7 @@ export class ZipWriter {
       throw new Error(`zip member '${member.name.toString()}' grew past 4 GiB while it was being read`);
     }
     if (!singlePiece) this.output.patch(this.localHeader(member), member.offset);
+    this.centralDirectory.append(this.centralHeader(member));
   }
 
   /** For stored members whose bytes are all in hand. */
@@ -290,6 +314,7 @@ export class ZipWriter {
       member.compressedSize = data.length;
       this.writeLocalHeader(member, data.length);
       this.output.append(data);
+      this.centralDirectory.append(this.centralHeader(member));
     };
   }
 
@@ -379,7 +404,7 @@ export class ZipWriter {
   }
 
   private writeEnd(centralStart: number, centralSize: number): void {
-    const count = this.members.length;
+    const count = this.memberTotal;
     const zip64 = this.options.forceZip64 === true || count >= ZIP64_COUNT_LIMIT || centralStart >= ZIP64_LIMIT || centralSize >= ZIP64_LIMIT;
     if (zip64) {
       const recordAt = this.output.position;
