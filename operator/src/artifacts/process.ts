@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { EventFileWriter } from './event-files.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
-import { DEFAULT_UNPACK_LIMITS, unpackArchive, type UnpackLimits } from '../protocol/zip.js';
+import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, type UnpackLimits } from '../protocol/zip.js';
 import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from './status-document.js';
 
 export interface ProcessOptions {
@@ -200,6 +200,7 @@ function artifactsDirFor(options: ProcessOptions): string {
 
 /** Consume a result stream into `options.privateDataDir`. */
 export async function processStream(source: AsyncIterable<Buffer | string>, options: ProcessOptions): Promise<ProcessResult> {
+  preloadZipReader();
   await mkdir(options.privateDataDir, { recursive: true, mode: 0o700 });
   // ansible-runner's process keeps its own log here; an empty one keeps the layouts alike.
   await (await open(path.join(options.privateDataDir, 'daemon.log'), 'a', 0o600)).close();

@@ -210,6 +210,8 @@ export function registerStreamingCommands(program: Command): Command {
     const input = flags.input ? createReadStream(flags.input) : process.stdin;
     const output = flags.output ? createWriteStream(flags.output, { flags: 'a', mode: 0o600 }) : process.stdout;
     const controller = cancelOnSignals();
+    // Ask for the display callback first: that Python start-up then overlaps with loading the job runner.
+    (await import('../job/executables.js')).prefetchDisplayCallbackDir();
     // Loaded on demand: the job runner pulls in node-pty, which transmit and process never need.
     const { worker } = await import('../streaming/worker.js');
     const result = await worker(input, output, {
@@ -280,6 +282,7 @@ export function registerStreamingCommands(program: Command): Command {
   ).action(async (dir: string, flags: RunFlags & { quiet?: boolean }) => {
     const options = await toTransmitOptions(dir, flags);
     const controller = cancelOnSignals();
+    (await import('../job/executables.js')).prefetchDisplayCallbackDir();
     const { run } = await import('../streaming/run.js');
     const result = await run({ ...options, display: flags.quiet ? undefined : process.stdout, signal: controller.signal });
     process.stderr.write(summaryLine(result.process.document) + '\n');

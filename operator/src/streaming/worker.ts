@@ -14,7 +14,8 @@ import type { Writable } from 'node:stream';
 import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
-import { DEFAULT_UNPACK_LIMITS, packDirectory, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
+import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
+import { prefetchDisplayCallbackDir } from '../job/executables.js';
 import { JobConfigError, runJob, type JobResult } from '../job/index.js';
 
 export interface WorkerOptions {
@@ -120,6 +121,9 @@ async function prepareDataDir(options: WorkerOptions): Promise<{ dir: string; re
 
 /** Run the job stream from `source`, writing the result stream to `out`. */
 export async function worker(source: AsyncIterable<Buffer | string>, out: Writable, options: WorkerOptions = {}): Promise<WorkerResult> {
+  // Both take a while and need nothing from the job; they overlap with receiving it.
+  prefetchDisplayCallbackDir();
+  preloadZipReader();
   const writer = new ResultWriter(out);
   const { dir, removeAfter } = await prepareDataDir(options);
   const keepalive = startKeepalive(writer, options.keepaliveSeconds ?? 0);
