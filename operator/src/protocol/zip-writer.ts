@@ -341,15 +341,9 @@ export class ZipWriter {
     const header = Buffer.alloc(30 + member.name.length + extra);
     header.writeUInt32LE(LOCAL_HEADER, 0);
     header.writeUInt16LE(member.zip64Local ? VERSION_ZIP64 : VERSION_DEFAULT, 4);
-    header.writeUInt16LE(member.utf8 ? FLAG_UTF8 : 0, 6);
-    header.writeUInt16LE(member.method, 8);
-    header.writeUInt16LE(member.dosTime, 10);
-    header.writeUInt16LE(member.dosDate, 12);
-    header.writeUInt32LE(member.crc >>> 0, 14);
-    header.writeUInt32LE(member.zip64Local ? ZIP64_LIMIT : member.compressedSize, 18);
-    header.writeUInt32LE(member.zip64Local ? ZIP64_LIMIT : member.size, 22);
-    header.writeUInt16LE(member.name.length, 26);
-    header.writeUInt16LE(extra, 28);
+    // With a zip64 extra, the sizes live there (and are patched there).
+    const compressedSize = member.zip64Local ? ZIP64_LIMIT : member.compressedSize;
+    writeSharedFields(header, 6, member, compressedSize, member.zip64Local ? ZIP64_LIMIT : member.size, extra);
     member.name.copy(header, 30);
     if (member.zip64Local) {
       const at = 30 + member.name.length;
@@ -381,15 +375,8 @@ export class ZipWriter {
     header.writeUInt32LE(CENTRAL_HEADER, 0);
     header.writeUInt16LE((UNIX << 8) | version, 4);
     header.writeUInt16LE(version, 6);
-    header.writeUInt16LE(member.utf8 ? FLAG_UTF8 : 0, 8);
-    header.writeUInt16LE(member.method, 10);
-    header.writeUInt16LE(member.dosTime, 12);
-    header.writeUInt16LE(member.dosDate, 14);
-    header.writeUInt32LE(member.crc >>> 0, 16);
-    header.writeUInt32LE(wide.compressedSize ? ZIP64_LIMIT : member.compressedSize, 20);
-    header.writeUInt32LE(wide.size ? ZIP64_LIMIT : member.size, 24);
-    header.writeUInt16LE(member.name.length, 28);
-    header.writeUInt16LE(extra, 30);
+    const compressedSize = wide.compressedSize ? ZIP64_LIMIT : member.compressedSize;
+    writeSharedFields(header, 8, member, compressedSize, wide.size ? ZIP64_LIMIT : member.size, extra);
     // comment length, disk number start, internal attributes: all zero
     header.writeUInt32LE(member.externalAttributes, 38);
     header.writeUInt32LE(wide.offset ? ZIP64_LIMIT : member.offset, 42);
@@ -465,6 +452,19 @@ class PieceBuffers {
     const recycled = this.free.pop();
     return recycled ? Buffer.from(recycled) : Buffer.allocUnsafeSlow(PIECE_BYTES);
   }
+}
+
+/** The run of fields a local and a central header share: flags through extra-field length (24 bytes). */
+function writeSharedFields(header: Buffer, at: number, member: Member, compressedSize: number, size: number, extraLength: number): void {
+  header.writeUInt16LE(member.utf8 ? FLAG_UTF8 : 0, at);
+  header.writeUInt16LE(member.method, at + 2);
+  header.writeUInt16LE(member.dosTime, at + 4);
+  header.writeUInt16LE(member.dosDate, at + 6);
+  header.writeUInt32LE(member.crc >>> 0, at + 8);
+  header.writeUInt32LE(compressedSize, at + 12);
+  header.writeUInt32LE(size, at + 16);
+  header.writeUInt16LE(member.name.length, at + 20);
+  header.writeUInt16LE(extraLength, at + 22);
 }
 
 function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
