@@ -112,24 +112,30 @@ function normaliseString(s: string, pdd: string): string {
     .replace(/"child_pid": \d+/g, '"child_pid": <PID>');
 }
 
-function normaliseValue(value: unknown, pdd: string, key = ''): unknown {
-  if (key === 'pid' || key === 'duration' || key === 'child_pid') return '<N>';
+const ALWAYS_TIMING_KEYS = ['pid', 'duration', 'child_pid'];
+
+function normaliseValue(value: unknown, pdd: string, timingKeys: readonly string[], key = ''): unknown {
+  if (ALWAYS_TIMING_KEYS.includes(key) || timingKeys.includes(key)) return '<N>';
   if (typeof value === 'string') return normaliseString(value, pdd);
-  if (Array.isArray(value)) return value.map((v) => normaliseValue(v, pdd));
+  if (Array.isArray(value)) return value.map((v) => normaliseValue(v, pdd, timingKeys));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseValue(v, pdd, k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseValue(v, pdd, timingKeys, k)]));
   }
   return value;
 }
 
 /** One comparable string per event (key order kept, as JSON.parse keeps it for non-numeric keys). */
-export function normaliseEvents(lines: string[], pdd: string, options: { dropEvents?: string[]; dropKeys?: string[] } = {}): string[] {
+export function normaliseEvents(
+  lines: string[],
+  pdd: string,
+  options: { dropEvents?: string[]; dropKeys?: string[]; timingKeys?: string[] } = {},
+): string[] {
   return lines
     .map((l) => JSON.parse(l) as Record<string, unknown>)
     .filter((e) => !options.dropEvents?.includes(String(e.event)))
     .map((e) => {
       for (const k of options.dropKeys ?? []) delete e[k];
-      return JSON.stringify(normaliseValue(e, pdd));
+      return JSON.stringify(normaliseValue(e, pdd, options.timingKeys ?? []));
     });
 }
 
