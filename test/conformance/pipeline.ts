@@ -144,6 +144,8 @@ const VOLATILE_KEYS = new Set([
   'jid',
   'results_file',
   'child_pid',
+  // Ansible's count of an `until` loop's polls of an async job: set by timing, not by the tool.
+  'attempts',
 ]);
 
 /** Text with everything that differs between two runs of the same job replaced by a token. */
