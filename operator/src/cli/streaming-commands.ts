@@ -175,6 +175,24 @@ function summaryLine(doc: StatusDocument): string {
   return `ajo: ${doc.status ?? 'unknown'} rc=${doc.rc ?? '-'} events=${doc.eventCount}${hosts} artifacts=${doc.artifactsDir}`;
 }
 
+/**
+ * Wait until stdin has something (or has ended). In `transmit | worker | process`
+ * process has nothing to do until the worker writes; loading its modules only
+ * then leaves both CPUs to transmit and worker while they start, which is the
+ * pipeline's critical path, and puts that work beside ansible-playbook, which
+ * keeps one CPU busy. Buffered data stays in the stream for the real reader.
+ */
+async function firstInput(stream: NodeJS.ReadStream): Promise<void> {
+  if (stream.isTTY || stream.readableLength > 0 || stream.readableEnded) return;
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      stream.off('readable', done).off('end', done).off('error', done);
+      resolve();
+    };
+    stream.on('readable', done).on('end', done).on('error', done);
+  });
+}
+
 function cancelOnSignals(): AbortController {
   const controller = new AbortController();
   const cancel = (): void => controller.abort();
@@ -243,6 +261,7 @@ export function registerStreamingCommands(program: Command): Command {
       .option('--termination-log <file>', 'write the final status document here (Kubernetes termination message)')
       .option('-q, --quiet', 'do not print the playbook output'),
   ).action(async (dir: string, flags) => {
+    if (!flags.follow && flags.statusPort === undefined) await firstInput(process.stdin);
     const [{ followFile }, { processStream, ProcessError }, { StatusPublisher }] = await Promise.all([
       import('../artifacts/follow.js'),
       import('../artifacts/process.js'),
