@@ -179,10 +179,6 @@ export class ZipWriter {
     return new ZipWriter(openSync(file, 'w', 0o600), options);
   }
 
-  get memberCount(): number {
-    return this.memberTotal;
-  }
-
   async addDirectory(name: string, meta: MemberMeta): Promise<void> {
     const member = this.newMember(`${name.replace(/\/+$/, '')}/`, meta, METHOD_STORED, 0);
     member.externalAttributes |= MSDOS_DIRECTORY;
@@ -219,9 +215,9 @@ export class ZipWriter {
     return { entries: this.memberTotal, bytes: this.output.position };
   }
 
-  /** Stop after a failure; pieces still deflating are left to finish and are dropped. */
+  /** Stop after a failure; pieces still deflating are left to finish and are dropped (enqueue already caught them). */
   abort(): void {
-    for (const step of this.pending.splice(0)) step.ready.catch(() => undefined);
+    this.pending.length = 0;
     this.close();
   }
 
@@ -254,7 +250,6 @@ export class ZipWriter {
     let piece = this.pieces.read(fd, expectedSize);
     let dictionary: Buffer | undefined;
     let first = true;
-    let storing = false;
     for (;;) {
       // Reading one piece ahead tells which piece is the last, without trusting a stat() taken earlier.
       const next = piece.length === 0 ? piece : this.pieces.read(fd, expectedSize - member.size - piece.length);
@@ -262,13 +257,13 @@ export class ZipWriter {
       member.crc = zlib.crc32(piece, member.crc);
       member.size += piece.length;
       // Once the first piece showed the data does not compress, later pieces skip deflate entirely.
-      const deflated = storing ? Promise.resolve(piece) : deflatePiece(piece, dictionary, last);
+      const deflated = member.method === METHOD_STORED ? Promise.resolve(piece) : deflatePiece(piece, dictionary, last);
       // A copy: this piece's buffer goes back to the pool as soon as it is written.
       dictionary = last ? undefined : Buffer.from(piece.subarray(Math.max(0, piece.length - DICTIONARY_BYTES)));
       const raw = piece;
       const isFirst = first;
       const emit = (data: Buffer) => (): void => {
-        if (isFirst) storing = this.chooseMethod(member, raw, data, last);
+        if (isFirst) this.chooseMethod(member, raw, data, last);
         const stored = member.method === METHOD_STORED;
         const bytes = stored ? raw : data;
         if (isFirst) this.writeLocalHeader(member, last ? bytes.length : 0);
@@ -285,12 +280,11 @@ export class ZipWriter {
     }
   }
 
-  /** Decided on the first piece. Returns whether the member is stored. */
-  private chooseMethod(member: Member, raw: Buffer, deflated: Buffer, last: boolean): boolean {
+  /** Decided on the first piece; pieces read after that see the choice and skip deflate if stored. */
+  private chooseMethod(member: Member, raw: Buffer, deflated: Buffer, last: boolean): void {
     // A piece that is not the last ends in a 4-byte sync-flush marker that a whole member would not carry.
     const deflatedBytes = last ? deflated.length : deflated.length - 4;
     if (raw.length >= STORE_IF_INCOMPRESSIBLE_FROM && deflatedBytes >= raw.length * INCOMPRESSIBLE_RATIO) member.method = METHOD_STORED;
-    return member.method === METHOD_STORED;
   }
 
   /** A single-piece member's header is final at once; a longer one's is patched by endMember. */

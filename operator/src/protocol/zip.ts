@@ -213,16 +213,17 @@ class Unpacker {
     private readonly limits: UnpackLimits,
   ) {}
 
+  /** Checked on the declared size first, then on the bytes actually inflated. */
+  private overTotalLimit(entry: Entry): UnsafeArchiveError {
+    return new UnsafeArchiveError(`the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`);
+  }
+
   checkEntry(entry: Entry): void {
     if (++this.entries > this.limits.maxEntries) {
       throw new UnsafeArchiveError(`the archive has more than ${this.limits.maxEntries} members (limit)`);
     }
     const declared = entry.uncompressedSize;
-    if (this.result.bytes + declared > this.limits.maxTotalBytes) {
-      throw new UnsafeArchiveError(
-        `the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`,
-      );
-    }
+    if (this.result.bytes + declared > this.limits.maxTotalBytes) throw this.overTotalLimit(entry);
     if (declared > this.limits.ratioFloorBytes && declared / Math.max(entry.compressedSize, 1) > this.limits.maxRatio) {
       const ratio = Math.round(declared / Math.max(entry.compressedSize, 1));
       throw new UnsafeArchiveError(
@@ -300,7 +301,7 @@ class Unpacker {
     const handle = await open(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
     const budget = new ByteBudget(
       () => this.limits.maxTotalBytes - this.result.bytes,
-      () => new UnsafeArchiveError(`the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`),
+      () => this.overTotalLimit(entry),
     );
     // The write stream owns the handle and closes it, also when the pipeline fails.
     await pipeline(await this.openEntry(entry), budget, handle.createWriteStream());
@@ -314,9 +315,7 @@ class Unpacker {
   private async extractSmallFile(entry: Entry, target: string, mtime: Date): Promise<void> {
     // yauzl checks the inflated length against the declared one, so this cannot grow past it.
     const data = await this.readSmall(entry);
-    if (this.result.bytes + data.length > this.limits.maxTotalBytes) {
-      throw new UnsafeArchiveError(`the archive inflates to more than ${this.limits.maxTotalBytes} bytes (limit), at member '${entry.fileName}'`);
-    }
+    if (this.result.bytes + data.length > this.limits.maxTotalBytes) throw this.overTotalLimit(entry);
     const fd = openSync(target, fsConstants.O_WRONLY | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
     try {
       for (let written = 0; written < data.length; ) written += writeSync(fd, data, written);
