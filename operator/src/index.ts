@@ -10,16 +10,16 @@
 export { transmit, transmitOptionsSchema, TransmitError, type TransmitOptions, type TransmitResult } from './streaming/transmit.js';
 export { worker, WorkerInputError, type WorkerOptions, type WorkerResult } from './streaming/worker.js';
 export { run, type RunOptions, type RunResult } from './streaming/run.js';
-export { processStream, ProcessError, type ProcessOptions, type ProcessResult } from './artifacts/process.js';
-export { followFile, type FollowOptions } from './artifacts/follow.js';
-export { StatusPublisher, terminationMessage } from './artifacts/status-publisher.js';
+export { processStream, ProcessError, type ProcessOptions, type ProcessResult } from './streaming/process.js';
+export { followFile, type FollowOptions } from './streaming/follow.js';
+export { StatusPublisher, terminationMessage } from './streaming/status-publisher.js';
 export {
   statusDocumentSchema,
   hostCountsFromStats,
   type StatusDocument,
   type HostCounts,
   type RunnerStatus,
-} from './artifacts/status-document.js';
+} from './protocol/status-document.js';
 export { runnerKwargsSchema, parseRunnerKwargs, type RunnerKwargs } from './protocol/kwargs.js';
 export { readFrames, StreamFormatError, type Frame } from './protocol/frames.js';
 export { packDirectory, unpackArchive, UnsafeArchiveError, DEFAULT_UNPACK_LIMITS, type UnpackLimits } from './protocol/zip.js';

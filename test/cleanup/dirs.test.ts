@@ -6,7 +6,8 @@ import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 
-import { cleanupDirs, sweepArtifacts, sweepEvent, SweepConfigError, type DirCleanupOptions } from '../../operator/src/cleanup/index.js';
+import { cleanupDirs, type DirCleanupOptions } from '../../operator/src/cleanup/dirs.js';
+import { sweepArtifacts, sweepEvent, SweepConfigError } from '../../operator/src/sweep/artifacts-sweep.js';
 
 const MINUTE = 60_000;
 const NOW = new Date('2026-06-01T12:00:00.000Z');

@@ -1,7 +1,8 @@
 // Endpoint resolution and reference matching: pure functions, no engine needed.
 import { describe, expect, test } from '@jest/globals';
 
-import { dockerOptions, engineKindOf, EngineConfigError, referenceMatches, resolveEngineEndpoint, untilCutoff } from '../../operator/src/cleanup/index.js';
+import { dockerOptions, engineKindOf, EngineConfigError, resolveEngineEndpoint } from '../../operator/src/cleanup/engine.js';
+import { referenceMatches, untilCutoff } from '../../operator/src/cleanup/images.js';
 
 const none = () => false;
 

@@ -3,7 +3,8 @@
 // tests are skipped with the reason printed.
 import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals';
 
-import { connectEngine, pruneImages, removeImages, type Engine } from '../../operator/src/cleanup/index.js';
+import { connectEngine, type Engine } from '../../operator/src/cleanup/engine.js';
+import { pruneImages, removeImages } from '../../operator/src/cleanup/images.js';
 import { runCleanupCli } from './cli.js';
 import { busyboxRootfsTar, createIdleContainer, imageUnavailableReason, importImage, runToCompletion, tryStartEngine, type EngineHandle, type EngineKind } from './engines.js';
 

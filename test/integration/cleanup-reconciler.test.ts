@@ -10,11 +10,11 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, mkdtemp, rm, stat, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { KubeClient as KubeClientType } from '../../operator/src/controller/kube/client.js';
-import type { RunningOperator } from '../../operator/src/controller/operator.js';
-import { Registry } from '../../operator/src/controller/kube/metrics.js';
-import { silentLogger } from '../../operator/src/controller/kube/log.js';
-import { CleanupReconciler, type CleanupConfig } from '../../operator/src/cleanup/reconciler.js';
+import type { KubeClient as KubeClientType } from '../../operator/src/kube/client.js';
+import type { RunningOperator } from '../../operator/src/manager/operator.js';
+import { Registry } from '../../operator/src/kube/metrics.js';
+import { silentLogger } from '../../operator/src/kube/log.js';
+import { CleanupReconciler, type CleanupConfig } from '../../operator/src/sweep/reconciler.js';
 import { ansibleJob, client, createNamespace, deleteNamespace, describeCluster, ensureCrd, KubeClient, loadClusterAccess, paths, runOperator, waitFor } from './harness.js';
 type KubeClient = KubeClientType;
 

@@ -9,11 +9,11 @@
  */
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { KubeClient as KubeClientType } from '../../operator/src/controller/kube/client.js';
-import type { OperatorOptions, RunningOperator } from '../../operator/src/controller/operator.js';
-import * as clientModule from '../../operator/src/controller/kube/client.js';
-import { startOperator } from '../../operator/src/controller/operator.js';
-import { createLogger, silentLogger } from '../../operator/src/controller/kube/log.js';
+import type { KubeClient as KubeClientType } from '../../operator/src/kube/client.js';
+import type { OperatorOptions, RunningOperator } from '../../operator/src/manager/operator.js';
+import * as clientModule from '../../operator/src/kube/client.js';
+import { startOperator } from '../../operator/src/manager/operator.js';
+import { createLogger, silentLogger } from '../../operator/src/kube/log.js';
 import { waitFor } from '../helpers/wait.js';
 export const { KubeClient, KubeApiError, loadClusterAccess, paths } = clientModule;
 type KubeClient = KubeClientType;

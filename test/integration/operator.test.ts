@@ -2,8 +2,8 @@
  * The operator against a real kube-apiserver + etcd (no kubelet needed): admission,
  * launches, restarts, interruptions, timers, Events, leader election.
  */
-import type { KubeClient } from '../../operator/src/controller/kube/client.js';
-import type { RunningOperator } from '../../operator/src/controller/operator.js';
+import type { KubeClient } from '../../operator/src/kube/client.js';
+import type { RunningOperator } from '../../operator/src/manager/operator.js';
 import {
   KubeApiError, paths, ansibleJob, client, condition, createNamespace, deleteNamespace, describeCluster, ensureCrd, eventReasons, getJob, podsOf, runOperator, SHA, waitFor,
 } from './harness.js';

@@ -2,14 +2,13 @@
 // --file-pattern` (2.3.1), minus its bugs: the pid liveness test is the right
 // way round, dangerous matches are refused more broadly, symlinks are never
 // followed, and ident names from artifacts/ are not used as glob patterns.
-import { lstat, readdir } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { pythonGlob } from './glob.js';
-import { pidFileState } from './liveness.js';
 import { checkPattern, protectedPaths, type Refusal } from './safety.js';
-import { removeTree } from './tree.js';
 
 export const GRACE_PERIOD_DEFAULT_MINUTES = 60;
 
@@ -171,4 +170,79 @@ async function removePrivateDataDir(match: string, onDisk: string, tempDir: stri
   bytes += (await removeTree(onDisk, dryRun)).bytes;
   if (dryRun) log(`Would remove private data dir ${match}`);
   return { path: match, bytes, registryAuthDirs: registryDirs };
+}
+
+// --- Liveness: a live pid protects its dir. ---
+
+export type PidFileState =
+  | { kind: 'none' }
+  | { kind: 'invalid'; content: string }
+  | { kind: 'dead'; pid: number }
+  | { kind: 'alive'; pid: number };
+
+/** True when a process with this pid exists; EPERM means it exists but is not ours. */
+export function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Read `<dir>/pid` the way ansible-runner writes it (the pid on the first line)
+ * and test the process. ansible-runner 2.3.1 inverts this test; here a live
+ * pid protects its dir. Only positive integers count: kill(0) and kill(-1)
+ * would probe process groups, not a job.
+ */
+export function pidFileState(dir: string): PidFileState {
+  let content: string;
+  try {
+    content = readFileSync(path.join(dir, 'pid'), 'utf8');
+  } catch {
+    return { kind: 'none' };
+  }
+  const firstLine = content.split('\n', 1)[0]!.trim();
+  if (!/^\d+$/.test(firstLine)) return { kind: 'invalid', content: firstLine };
+  const pid = Number(firstLine);
+  if (!Number.isSafeInteger(pid) || pid < 1) return { kind: 'invalid', content: firstLine };
+  return processExists(pid) ? { kind: 'alive', pid } : { kind: 'dead', pid };
+}
+
+// --- Removing a tree without following links or crossing filesystems. ---
+
+export interface TreeRemoval {
+  /** Apparent size of every non-directory entry (what `du --apparent-size` counts). */
+  bytes: number;
+}
+
+/**
+ * Delete (or, with dryRun, only measure) a directory tree without following
+ * symlinks - a link is unlinked, never entered - and without crossing into
+ * another filesystem, so a bind mount inside a private data dir (a volume, a
+ * host path) is reported instead of emptied.
+ */
+export async function removeTree(root: string, dryRun: boolean): Promise<TreeRemoval> {
+  const rootStat = await lstat(root);
+  if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
+  const bytes = await walk(root, rootStat.dev, dryRun);
+  return { bytes };
+}
+
+async function walk(dir: string, device: number, dryRun: boolean): Promise<number> {
+  let bytes = 0;
+  for (const name of await readdir(dir)) {
+    const entry = path.join(dir, name);
+    const st = await lstat(entry);
+    if (st.isDirectory()) {
+      if (st.dev !== device) throw new Error(`refusing to cross a filesystem boundary at ${entry}`);
+      bytes += await walk(entry, device, dryRun);
+    } else {
+      bytes += st.size;
+      if (!dryRun) await unlink(entry);
+    }
+  }
+  if (!dryRun) await rmdir(dir);
+  return bytes;
 }

@@ -21,11 +21,11 @@ import {
   type AnsibleJobSpecInput,
   type AnsibleJobStatus,
   type Phase,
-} from '../controller/api/ansible-job.js';
-import { KubeClient, loadClusterAccess, paths } from '../controller/kube/client.js';
-import { createLogger, type LogLevel } from '../controller/kube/log.js';
-import { startOperator } from '../controller/operator.js';
-import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from '../cleanup/operator-flags.js';
+} from '../api/ansible-job.js';
+import { KubeClient, loadClusterAccess, paths } from '../kube/client.js';
+import { createLogger, type LogLevel } from '../kube/log.js';
+import { startOperator } from '../manager/operator.js';
+import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from './operator-cleanup-flags.js';
 import { transmit } from '../streaming/transmit.js';
 import { UsageError } from './errors.js';
 

@@ -8,8 +8,8 @@ import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import type { ProcessResult } from '../artifacts/process.js';
-import type { StatusDocument } from '../artifacts/status-document.js';
+import type { ProcessResult } from '../streaming/process.js';
+import type { StatusDocument } from '../protocol/status-document.js';
 import type { UnpackLimits } from '../protocol/zip.js';
 import type { TransmitOptions } from '../streaming/transmit.js';
 import { UsageError } from './errors.js';
@@ -263,9 +263,9 @@ export function registerStreamingCommands(program: Command): Command {
   ).action(async (dir: string, flags) => {
     if (!flags.follow && flags.statusPort === undefined) await firstInput(process.stdin);
     const [{ followFile }, { processStream, ProcessError }, { StatusPublisher }] = await Promise.all([
-      import('../artifacts/follow.js'),
-      import('../artifacts/process.js'),
-      import('../artifacts/status-publisher.js'),
+      import('../streaming/follow.js'),
+      import('../streaming/process.js'),
+      import('../streaming/status-publisher.js'),
     ]);
     const publisher = new StatusPublisher({ port: flags.statusPort, file: flags.statusFile, terminationLog: flags.terminationLog });
     await publisher.start();

@@ -21,9 +21,9 @@ const CleanupFlags = z
     gracePeriod: z
       .string()
       // Python's int() accepts surrounding blanks and a sign; a negative grace would delete everything.
-      .refine((v) => /^\s*[+-]?\d+\s*$/.test(v), (v) => ({ message: `argument --grace-period: invalid int value: '${v}'` }))
+      .refine((v) => /^\s*[+-]?\d+\s*$/.test(v), { error: (issue) => `argument --grace-period: invalid int value: '${String(issue.input)}'` })
       .transform((v) => Number(v.trim()))
-      .refine((n) => n >= 0, (n) => ({ message: `argument --grace-period: must be 0 or more minutes, got ${n}` })),
+      .refine((n) => n >= 0, { error: (issue) => `argument --grace-period: must be 0 or more minutes, got ${String(issue.input)}` }),
     removeImages: z.array(z.string().min(1, 'argument --remove-images: empty image reference')).default([]),
     imagePrune: z.boolean().default(false),
     imagePruneLabel: z
@@ -31,10 +31,12 @@ const CleanupFlags = z
       .default([]),
     imagePruneUntil: z
       .string()
-      .refine((v) => untilCutoff(v) !== undefined, (v) => ({ message: `argument --image-prune-until: invalid value '${v}': expected a duration like 24h, unix seconds or an RFC 3339 time` }))
+      .refine((v) => untilCutoff(v) !== undefined, {
+        error: (issue) => `argument --image-prune-until: invalid value '${String(issue.input)}': expected a duration like 24h, unix seconds or an RFC 3339 time`,
+      })
       .optional(),
     processIsolationExecutable: z.enum(['docker', 'podman'], {
-      errorMap: (_issue, ctx) => ({ message: `argument --process-isolation-executable: invalid choice: '${String(ctx.data)}' (choose from 'docker', 'podman')` }),
+      error: (issue) => `argument --process-isolation-executable: invalid choice: '${String(issue.input)}' (choose from 'docker', 'podman')`,
     }),
     engineHost: z.string().min(1).optional(),
     dryRun: z.boolean().default(false),

@@ -14,16 +14,16 @@ import {
   MANAGED_BY,
   parseAnsibleJob,
   type StoredAnsibleJob,
-} from './api/ansible-job.js';
+} from '../api/ansible-job.js';
 import { decide, isPollDue, type KubeEvent, type Plan } from './lifecycle/decide.js';
 import { Pod } from './pod/pod-types.js';
 import type { PodBuildOptions } from './pod/pod-spec.js';
-import { parseStatusDocument, type StatusDocument } from './status-document.js';
-import { isConflict, paths, type KubeClient } from './kube/client.js';
-import { Informer, keyOf, type InformerEventType } from './kube/informer.js';
-import type { Logger } from './kube/log.js';
-import type { OperatorMetrics } from './kube/metrics.js';
-import { WorkQueue } from './kube/workqueue.js';
+import { parseStatusDocument, type StatusDocument } from '../protocol/status-document.js';
+import { isConflict, paths, type KubeClient } from '../kube/client.js';
+import { Informer, keyOf, type InformerEventType } from '../kube/informer.js';
+import type { Logger } from '../kube/log.js';
+import type { OperatorMetrics } from '../kube/metrics.js';
+import { WorkQueue } from '../kube/workqueue.js';
 
 export type StatusSource = 'direct' | 'proxy';
 

@@ -72,7 +72,7 @@ export const runnerKwargsSchema = z
     const hasModule = kwargs.module != null && kwargs.module !== '';
     if (hasPlaybook === hasModule) {
       ctx.addIssue({
-        code: z.ZodIssueCode.custom,
+        code: 'custom',
         message: hasPlaybook
           ? 'kwargs name both a playbook and a module; exactly one is allowed'
           : 'kwargs name neither a playbook nor a module; exactly one is required',
@@ -120,7 +120,7 @@ export const TRANSMIT_KWARG_KEYS = [
 export function describeKwargsError(error: z.ZodError): string {
   return error.issues
     .map((issue) => {
-      if (issue.code === z.ZodIssueCode.unrecognized_keys) return `unknown run option(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      if (issue.code === 'unrecognized_keys') return `unknown run option(s) ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
       const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
       return where + issue.message;
     })

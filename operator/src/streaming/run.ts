@@ -5,8 +5,8 @@
  * embedded default exercises exactly what a worker pod does.
  */
 import { PassThrough, type Writable } from 'node:stream';
-import { processStream, type ProcessResult } from '../artifacts/process.js';
-import type { StatusDocument } from '../artifacts/status-document.js';
+import { processStream, type ProcessResult } from './process.js';
+import type { StatusDocument } from '../protocol/status-document.js';
 import { transmit, type TransmitOptions } from './transmit.js';
 import { worker, type WorkerOptions, type WorkerResult } from './worker.js';
 

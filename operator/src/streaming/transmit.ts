@@ -59,10 +59,10 @@ export const transmitOptionsSchema = z
   .strict()
   .superRefine((o, ctx) => {
     if (!!o.playbook === !!o.module) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'give exactly one of a playbook (-p) or a module (-m)' });
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of a playbook (-p) or a module (-m)' });
     }
     if (o.hostPattern && o.playbook) {
-      ctx.addIssue({ code: z.ZodIssueCode.custom, message: 'the --hosts option can only be used with -m' });
+      ctx.addIssue({ code: 'custom', message: 'the --hosts option can only be used with -m' });
     }
   });
 

@@ -25,7 +25,7 @@ const UNSCHEDULABLE = { 'ajo.dev/bench': 'no-such-node' };
 const IMAGE = 'ajo-runner:bench';
 const KCM_METRICS = process.env.AJO_BENCH_KCM_METRICS ?? 'https://127.0.0.1:11257/metrics';
 
-const client = () => import(path.join(repoRoot, 'operator/dist/controller/kube/client.js'));
+const client = () => import(path.join(repoRoot, 'operator/dist/kube/client.js'));
 
 /** @returns {Promise<string | undefined>} why the case cannot run here */
 export async function operatorSkipReason() {

@@ -1,7 +1,7 @@
 import { decide, isPollDue } from '../../../operator/src/controller/lifecycle/decide.js';
-import type { StoredAnsibleJob } from '../../../operator/src/controller/api/ansible-job.js';
+import type { StoredAnsibleJob } from '../../../operator/src/api/ansible-job.js';
 import type { Pod } from '../../../operator/src/controller/pod/pod-types.js';
-import type { StatusDocument } from '../../../operator/src/controller/status-document.js';
+import type { StatusDocument } from '../../../operator/src/protocol/status-document.js';
 import { makeJob, makePod, podOptions, T0, terminated } from './fixtures.js';
 
 const run = (job: StoredAnsibleJob, pod: Pod | undefined, now = T0, statusDocument?: StatusDocument) =>

@@ -1,5 +1,5 @@
-import type { StoredAnsibleJob } from '../../../operator/src/controller/api/ansible-job.js';
-import { AnsibleJobSpec } from '../../../operator/src/controller/api/ansible-job.js';
+import type { StoredAnsibleJob } from '../../../operator/src/api/ansible-job.js';
+import { AnsibleJobSpec } from '../../../operator/src/api/ansible-job.js';
 import type { Pod } from '../../../operator/src/controller/pod/pod-types.js';
 import type { PodBuildOptions } from '../../../operator/src/controller/pod/pod-spec.js';
 

@@ -7,10 +7,10 @@
  * pendingTimeout, ImagePullBackOff past its timeout, an invalid image name) fails the job
  * with that reason.
  */
-import type { AnsibleJobSpec } from '../api/ansible-job.js';
+import type { AnsibleJobSpec } from '../../api/ansible-job.js';
 import { PROCESS_CONTAINER, WORKER_CONTAINER } from '../pod/pod-spec.js';
 import type { ContainerStatus, Pod } from '../pod/pod-types.js';
-import { parseTerminationMessage, type TerminationSummary } from '../status-document.js';
+import { parseTerminationMessage, type TerminationSummary } from '../../protocol/status-document.js';
 
 /** How long the sidecar may keep running after the worker ended before the operator stops waiting. */
 export const PROCESS_GRACE_MS = 120_000;

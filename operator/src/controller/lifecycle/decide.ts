@@ -16,10 +16,10 @@ import {
   type Condition,
   type Phase,
   type StoredAnsibleJob,
-} from '../api/ansible-job.js';
+} from '../../api/ansible-job.js';
 import { artifactsLocation, buildWorkerPod, identFor, podNameFor, type PodBuildOptions } from '../pod/pod-spec.js';
 import type { Pod, PodManifest } from '../pod/pod-types.js';
-import type { StatusDocument, TerminationSummary } from '../status-document.js';
+import type { StatusDocument, TerminationSummary } from '../../protocol/status-document.js';
 import { classifyPod, PROCESS_GRACE_MS, type PodObservation } from './classify.js';
 
 export const STDOUT_TAIL_CHARS = 2048;

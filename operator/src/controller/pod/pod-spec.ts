@@ -15,7 +15,7 @@ import {
   MANAGED_BY,
   type AnsibleJobSpec,
   type StoredAnsibleJob,
-} from '../api/ansible-job.js';
+} from '../../api/ansible-job.js';
 import { mergeOver } from './merge.js';
 import type { JsonObject, PodManifest } from './pod-types.js';
 import { restrictedPolicyViolations } from './restricted-policy.js';

@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { loadClusterAccess } from '../../../operator/src/controller/kube/access.js';
+import { loadClusterAccess } from '../../../operator/src/kube/access.js';
 
 // Each test writes real kubeconfig files; access.ts reads them as kubectl would.
 let dir: string;

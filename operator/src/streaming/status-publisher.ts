@@ -6,7 +6,7 @@
  */
 import { createServer, type Server } from 'node:http';
 import { rename, writeFile } from 'node:fs/promises';
-import type { StatusDocument } from './status-document.js';
+import type { StatusDocument } from '../protocol/status-document.js';
 
 export interface PublisherOptions {
   port?: number;

@@ -4,7 +4,7 @@
 // reconciler turns into metrics and an Event.
 import path from 'node:path';
 
-import { cleanupDirs, type DirCleanupReport, type SkipReason } from './dirs.js';
+import { cleanupDirs, type DirCleanupReport, type SkipReason } from '../cleanup/dirs.js';
 
 export interface ArtifactsSweepOptions {
   /** Root of the artifacts volume, e.g. /var/lib/ajo/artifacts. */

@@ -14,18 +14,18 @@ import {
   type DependentFacts,
   type JobFacts,
   type SweepPolicy,
-} from '../../../operator/src/cleanup/orphans.js';
-import { jobFacts, POD_SELECTOR, SECRET_SELECTOR } from '../../../operator/src/cleanup/observe.js';
+} from '../../../operator/src/sweep/orphans.js';
+import { jobFacts, POD_SELECTOR, SECRET_SELECTOR } from '../../../operator/src/sweep/observe.js';
 import {
   cleanupMetrics,
   emptyOutcome,
   recordSweepMetrics,
   sweepEventOf,
   EVENT_MESSAGE_LIMIT,
-} from '../../../operator/src/cleanup/sweep-outcome.js';
-import { cleanupConfigProblems, eventTargetFor, type CleanupConfig } from '../../../operator/src/cleanup/reconciler.js';
-import { cleanupConfigFromFlags } from '../../../operator/src/cleanup/operator-flags.js';
-import { Registry } from '../../../operator/src/controller/kube/metrics.js';
+} from '../../../operator/src/sweep/outcome.js';
+import { cleanupConfigProblems, eventTargetFor, type CleanupConfig } from '../../../operator/src/sweep/reconciler.js';
+import { cleanupConfigFromFlags } from '../../../operator/src/cli/operator-cleanup-flags.js';
+import { Registry } from '../../../operator/src/kube/metrics.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 const ago = (seconds: number) => new Date(NOW - seconds * 1000).toISOString();

@@ -2,7 +2,7 @@
 // operator's registry and, when something was removed or went wrong, one
 // Kubernetes Event. Plain data and pure functions, so the reporting is tested
 // without a cluster.
-import { Counter, Gauge, type Registry } from '../controller/kube/metrics.js';
+import { Counter, Gauge, type Registry } from '../kube/metrics.js';
 
 export const REMOVED_KINDS = ['pod', 'secret', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
 export type RemovedKind = (typeof REMOVED_KINDS)[number];

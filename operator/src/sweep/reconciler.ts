@@ -16,15 +16,15 @@ import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
-import { KIND } from '../controller/api/ansible-job.js';
-import { isConflict, isNotFound, paths, type KubeClient } from '../controller/kube/client.js';
-import type { Logger } from '../controller/kube/log.js';
-import type { Registry } from '../controller/kube/metrics.js';
-import { connectEngine, dockerOptions } from './engine.js';
-import { pruneImages, removeImages, untilCutoff } from './images.js';
+import { KIND } from '../api/ansible-job.js';
+import { isConflict, isNotFound, paths, type KubeClient } from '../kube/client.js';
+import type { Logger } from '../kube/log.js';
+import type { Registry } from '../kube/metrics.js';
+import { connectEngine, dockerOptions } from '../cleanup/engine.js';
+import { pruneImages, removeImages, untilCutoff } from '../cleanup/images.js';
 import { observeCluster } from './observe.js';
 import { expiredJobs, findOrphans, liveArtifactStrings, type DependentFacts, type JobFacts, type SweepPolicy } from './orphans.js';
-import { sweepArtifacts } from './sweep.js';
+import { sweepArtifacts } from './artifacts-sweep.js';
 import {
   cleanupMetrics,
   emptyOutcome,
@@ -35,7 +35,7 @@ import {
   type RemovedKind,
   type SweepEvent,
   type SweepOutcome,
-} from './sweep-outcome.js';
+} from './outcome.js';
 
 export const DEFAULT_CLEANUP_INTERVAL_SECONDS = 600;
 export const DEFAULT_ORPHAN_MIN_AGE_SECONDS = 300;

@@ -2,12 +2,12 @@
  * The AnsibleJob API (ajo.dev/v1alpha1): the single source for the CRD's OpenAPI schema
  * (see crd.ts) and for the TypeScript types the controller works with.
  *
- * Written with zod's v4 API (shipped inside zod 3.25 as `zod/v4`) because it has
- * `z.toJSONSchema` and carries arbitrary `.meta()` keys into the JSON schema, which is how
+ * zod 4's `z.toJSONSchema` carries arbitrary `.meta()` keys into the JSON schema, which is how
  * the Kubernetes extensions (`x-kubernetes-validations`, `x-kubernetes-preserve-unknown-fields`)
  * stay next to the field they belong to instead of in a second, hand-kept schema.
  */
-import { z } from 'zod/v4';
+import { z } from 'zod';
+import { hostCountsSchema, runnerStatusSchema } from '../protocol/status-document.js';
 
 export const GROUP = 'ajo.dev';
 export const VERSION = 'v1alpha1';
@@ -191,18 +191,6 @@ export type Phase = z.infer<typeof Phase>;
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
 export const isTerminal = (phase: Phase | undefined): boolean => phase !== undefined && TERMINAL_PHASES.has(phase);
 
-export const RunnerStatus = z.enum(['starting', 'running', 'successful', 'failed', 'timeout', 'canceled', 'error']);
-
-export const HostCounts = z.object({
-  ok: z.int().min(0),
-  changed: z.int().min(0),
-  failures: z.int().min(0),
-  unreachable: z.int().min(0),
-  skipped: z.int().min(0),
-  rescued: z.int().min(0),
-  ignored: z.int().min(0),
-});
-export type HostCounts = z.infer<typeof HostCounts>;
 
 export const Condition = z.object({
   type: z.string().max(316),
@@ -224,9 +212,9 @@ export const AnsibleJobStatus = z.object({
   completionTime: z.string().max(64).optional(),
   lastPollTime: z.string().max(64).optional(),
   lastRefreshRequest: z.string().max(253).optional().meta({ description: 'Last ajo.dev/refresh value served.' }),
-  runnerStatus: RunnerStatus.optional().meta({ description: "ansible-runner's status of the run." }),
+  runnerStatus: runnerStatusSchema.optional().meta({ description: "ansible-runner's status of the run." }),
   rc: z.int().optional(),
-  hostCounts: HostCounts.optional(),
+  hostCounts: hostCountsSchema.optional(),
   eventCount: z.int().min(0).optional(),
   lastEvent: z.string().max(253).optional(),
   stdoutTail: z.string().max(4096).optional(),

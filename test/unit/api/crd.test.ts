@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
-import { z } from 'zod/v4';
-import { AnsibleJobSpec, effectivePoll } from '../../../operator/src/controller/api/ansible-job.js';
-import { buildCrd, toStructuralSchema } from '../../../operator/src/controller/api/crd.js';
-import { CRD_FILE, renderCrdYaml } from '../../../operator/src/controller/api/generate-crd.js';
+import { z } from 'zod';
+import { AnsibleJobSpec, effectivePoll } from '../../../operator/src/api/ansible-job.js';
+import { buildCrd, toStructuralSchema } from '../../../operator/src/api/crd.js';
+import { CRD_FILE, renderCrdYaml } from '../../../operator/src/api/generate-crd.js';
 
 describe('AnsibleJob CRD', () => {
   test('the committed CRD is exactly what the zod source generates', () => {

@@ -4,14 +4,14 @@
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
-import { assertCleanupConfig, CleanupReconciler, cleanupMetrics, eventTargetFor, type CleanupConfig } from '../cleanup/reconciler.js';
-import { AnsibleJobController, type StatusSource } from './controller.js';
-import type { KubeClient } from './kube/client.js';
-import { startProbeServer } from './kube/http-server.js';
-import { LeaderElector } from './kube/leader-election.js';
-import type { Logger } from './kube/log.js';
-import { createOperatorMetrics, type OperatorMetrics } from './kube/metrics.js';
-import type { PodBuildOptions } from './pod/pod-spec.js';
+import { assertCleanupConfig, CleanupReconciler, cleanupMetrics, eventTargetFor, type CleanupConfig } from '../sweep/reconciler.js';
+import { AnsibleJobController, type StatusSource } from '../controller/controller.js';
+import type { KubeClient } from '../kube/client.js';
+import { startProbeServer } from '../kube/http-server.js';
+import { LeaderElector } from '../kube/leader-election.js';
+import type { Logger } from '../kube/log.js';
+import { createOperatorMetrics, type OperatorMetrics } from '../kube/metrics.js';
+import type { PodBuildOptions } from '../controller/pod/pod-spec.js';
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -25,7 +25,7 @@ export interface OperatorOptions {
   identity?: string;
   statusSource?: StatusSource;
   resyncMs?: number;
-  /** The periodic cleanup sweep (cleanup/reconciler.ts); like the controller, it runs only on the leader. */
+  /** The periodic cleanup sweep (sweep/reconciler.ts); like the controller, it runs only on the leader. */
   cleanup?: CleanupConfig;
   /** Called when leadership is lost; `ajo operator` exits so that it restarts clean. */
   onLostLeadership?: () => void;

@@ -2,8 +2,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
-import { EventFileWriter } from '../../../operator/src/artifacts/event-files.js';
-import { ProcessError, processStream } from '../../../operator/src/artifacts/process.js';
+import { EventFileWriter } from '../../../operator/src/streaming/event-files.js';
+import { ProcessError, processStream } from '../../../operator/src/streaming/process.js';
 
 // Real files in a temp dir: past its first 2,000 files the writer hands batches to a worker thread.
 let dir: string;

@@ -3,7 +3,7 @@
 // their flags are given; the orphan/TTL sweep runs unless the interval is 0.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { GRACE_PERIOD_DEFAULT_MINUTES } from './dirs.js';
+import { GRACE_PERIOD_DEFAULT_MINUTES } from '../cleanup/dirs.js';
 import {
   CleanupConfigError,
   cleanupConfigProblems,
@@ -12,7 +12,7 @@ import {
   DEFAULT_ORPHAN_MIN_AGE_SECONDS,
   DEFAULT_TTL_GRACE_SECONDS,
   type CleanupConfig,
-} from './reconciler.js';
+} from '../sweep/reconciler.js';
 
 export interface CleanupFlags {
   cleanupInterval: number;

@@ -7,7 +7,7 @@
  * anything else it does not know, so a new zod construct can never slip into the CRD in a
  * form the API server would reject or read differently.
  */
-import { z } from 'zod/v4';
+import { z } from 'zod';
 import {
   AnsibleJobSpec,
   AnsibleJobStatus,
@@ -75,6 +75,18 @@ export function toStructuralSchema(node: JsonSchema, at = '$'): JsonSchema {
       return toStructuralSchema({ ...other, ...rest, nullable: true }, at);
     }
     throw new Error(`${at}: unsupported anyOf ${JSON.stringify(anyOf)}`);
+  }
+
+  if (Array.isArray(node.type)) {
+    // zod 4.6 writes a union of bare types as `type: [...]`: the same two shapes as anyOf above.
+    const types = node.type as unknown[];
+    const others = types.filter((type) => type !== 'null');
+    if (types.length === 2 && others.length === 1) return toStructuralSchema({ ...rest, type: others[0], nullable: true }, at);
+    if (types.length === 2 && types.includes('integer') && types.includes('string')) {
+      const { type: _type, ...untyped } = rest;
+      return toStructuralSchema({ ...untyped, 'x-kubernetes-int-or-string': true }, at);
+    }
+    throw new Error(`${at}: only two-way anyOf is supported (a union of ${types.join(', ')})`);
   }
 
   const out: JsonSchema = {};

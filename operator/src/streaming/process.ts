@@ -15,7 +15,7 @@ import { readFile } from 'node:fs/promises';
 import { EventFileWriter } from './event-files.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
 import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, type UnpackLimits } from '../protocol/zip.js';
-import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from './status-document.js';
+import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
 
 export interface ProcessOptions {
   privateDataDir: string;

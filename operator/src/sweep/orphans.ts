@@ -7,7 +7,7 @@
 // (see observe.ts); names are never matched. Whether an object is an orphan is
 // judged by uid wherever one is recorded, so a job deleted and re-created
 // under the same name does not adopt its predecessor's leftovers.
-import { API_VERSION, GROUP, KIND, LABEL_JOB_NAME, LABEL_JOB_UID, TERMINAL_PHASES, type Phase } from '../controller/api/ansible-job.js';
+import { API_VERSION, GROUP, KIND, LABEL_JOB_NAME, LABEL_JOB_UID, TERMINAL_PHASES, type Phase } from '../api/ansible-job.js';
 
 export interface OwnerReference {
   apiVersion: string;

@@ -5,8 +5,8 @@
 // edge, into the plain facts that orphans.ts judges.
 import { z } from 'zod';
 
-import { LABEL_JOB_NAME, LABEL_MANAGED_BY, MANAGED_BY } from '../controller/api/ansible-job.js';
-import { paths, type KubeClient } from '../controller/kube/client.js';
+import { LABEL_JOB_NAME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/ansible-job.js';
+import { paths, type KubeClient } from '../kube/client.js';
 import type { DependentFacts, JobFacts, Observation } from './orphans.js';
 
 /** Who labels the objects that the sweep may delete. */
@@ -17,7 +17,7 @@ export const SECRET_SELECTOR = `${LABEL_MANAGED_BY} in (${MANAGED_BY},${SUBMIT_M
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const PAGE_SIZE = 500;
 
-const OwnerReference = z.object({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string() }).passthrough();
+const OwnerReference = z.object({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string() }).loose();
 
 const Metadata = z
   .object({
@@ -27,12 +27,12 @@ const Metadata = z
     resourceVersion: z.string(),
     creationTimestamp: z.string().optional(),
     deletionTimestamp: z.string().nullish(),
-    labels: z.record(z.string()).nullish(),
+    labels: z.record(z.string(), z.string()).nullish(),
     ownerReferences: z.array(OwnerReference).nullish(),
   })
-  .passthrough();
+  .loose();
 
-const PartialObject = z.object({ metadata: Metadata }).passthrough();
+const PartialObject = z.object({ metadata: Metadata }).loose();
 
 /**
  * Only the fields the sweep reads, each optional: the controller parses jobs
@@ -45,24 +45,24 @@ const LooseJob = z
     spec: z
       .object({
         ttlSecondsAfterFinished: z.number().int().min(0).optional().catch(undefined),
-        payload: z.object({ secret: z.object({ name: z.string() }).passthrough().optional() }).passthrough().optional().catch(undefined),
+        payload: z.object({ secret: z.object({ name: z.string() }).loose().optional() }).loose().optional().catch(undefined),
       })
-      .passthrough()
+      .loose()
       .optional()
       .catch(undefined),
     status: z
       .object({
         phase: z.string().optional().catch(undefined),
         completionTime: z.string().optional().catch(undefined),
-        artifacts: z.object({ path: z.string() }).passthrough().optional().catch(undefined),
+        artifacts: z.object({ path: z.string() }).loose().optional().catch(undefined),
       })
-      .passthrough()
+      .loose()
       .optional()
       .catch(undefined),
   })
-  .passthrough();
+  .loose();
 
-const List = z.object({ metadata: z.object({ continue: z.string().optional() }).passthrough().optional(), items: z.array(z.unknown()).nullish() });
+const List = z.object({ metadata: z.object({ continue: z.string().optional() }).loose().optional(), items: z.array(z.unknown()).nullish() });
 
 export class ObservationError extends Error {
   override name = 'ObservationError';
