@@ -2,7 +2,10 @@
 // operator's registry and, when something was removed or went wrong, one
 // Kubernetes Event. Plain data and pure functions, so the reporting is tested
 // without a cluster.
+import { EVENT_MESSAGE_LIMIT } from '../kube/events.js';
 import { Counter, Gauge, type Registry } from '../kube/metrics.js';
+
+export { EVENT_MESSAGE_LIMIT };
 
 export const REMOVED_KINDS = ['pod', 'secret', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
 export type RemovedKind = (typeof REMOVED_KINDS)[number];
@@ -43,8 +46,6 @@ export interface SweepEvent {
   message: string;
 }
 
-/** Events carry at most 1 KiB of message; the JSON log line has everything. */
-export const EVENT_MESSAGE_LIMIT = 1024;
 const NAMES_SHOWN = 5;
 
 const KIND_NOUNS: Record<RemovedKind, string> = {
