@@ -8,10 +8,9 @@ import { fetch } from 'undici';
 import {
   API_VERSION,
   KIND,
-  LABEL_JOB_NAME,
-  LABEL_MANAGED_BY,
-  MANAGED_BY,
   parseAnsibleJob,
+  PLURAL,
+  WORKER_POD_SELECTOR,
   type StoredAnsibleJob,
 } from '../api/ansible-job.js';
 import { decide, isPollDue, type KubeEvent, type Plan } from './lifecycle/decide.js';
@@ -62,7 +61,7 @@ export class AnsibleJobController {
         new Informer({
           ...informerOptions,
           path: paths.ansibleJobs(namespace),
-          resource: 'ansiblejobs',
+          resource: PLURAL,
           onEvent: (type, object) => this.onJobEvent(type, object),
         }),
     );
@@ -72,7 +71,7 @@ export class AnsibleJobController {
           ...informerOptions,
           path: paths.pods(namespace),
           resource: 'pods',
-          labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_JOB_NAME}`,
+          labelSelector: WORKER_POD_SELECTOR,
           onEvent: (_type, object) => this.onPodEvent(object),
         }),
     );

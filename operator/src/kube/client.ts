@@ -9,6 +9,7 @@
  * types awkward.
  */
 import { fetch } from 'undici';
+import { GROUP, PLURAL, VERSION } from '../api/ansible-job.js';
 import { loadClusterAccess, type ClusterAccess } from './access.js';
 import type { OperatorMetrics } from './metrics.js';
 
@@ -212,12 +213,14 @@ export class KubeClient {
   }
 }
 
+const ANSIBLE_JOBS_API = `/apis/${GROUP}/${VERSION}`;
+
 /** Paths of the resources the operator touches. */
 export const paths = {
   ansibleJobs: (namespace?: string) =>
-    namespace ? `/apis/ajo.dev/v1alpha1/namespaces/${namespace}/ansiblejobs` : '/apis/ajo.dev/v1alpha1/ansiblejobs',
-  ansibleJob: (namespace: string, name: string) => `/apis/ajo.dev/v1alpha1/namespaces/${namespace}/ansiblejobs/${name}`,
-  ansibleJobStatus: (namespace: string, name: string) => `/apis/ajo.dev/v1alpha1/namespaces/${namespace}/ansiblejobs/${name}/status`,
+    namespace ? `${ANSIBLE_JOBS_API}/namespaces/${namespace}/${PLURAL}` : `${ANSIBLE_JOBS_API}/${PLURAL}`,
+  ansibleJob: (namespace: string, name: string) => `${paths.ansibleJobs(namespace)}/${name}`,
+  ansibleJobStatus: (namespace: string, name: string) => `${paths.ansibleJob(namespace, name)}/status`,
   pods: (namespace?: string) => (namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods'),
   pod: (namespace: string, name: string) => `/api/v1/namespaces/${namespace}/pods/${name}`,
   podProxy: (namespace: string, name: string, port: number, rest: string) => `/api/v1/namespaces/${namespace}/pods/${name}:${port}/proxy/${rest}`,

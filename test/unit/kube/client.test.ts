@@ -1,0 +1,35 @@
+// The Kubernetes client's paths and how it reports a request that fails, against a stand-in server on a local port.
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Agent } from 'undici';
+import { KubeClient, KubeUnreachableError, paths, type ClusterAccess } from '../../../operator/src/kube/client.js';
+
+let server: Server;
+let agent: Agent;
+let client: KubeClient;
+let handle: (request: IncomingMessage, response: ServerResponse) => void = () => undefined;
+
+beforeEach(async () => {
+  server = createServer((request, response) => handle(request, response));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  agent = new Agent();
+  const access: ClusterAccess = {
+    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    namespace: 'default',
+    prepare: async () => ({ headers: {}, dispatcher: agent }),
+  };
+  client = new KubeClient(access);
+});
+
+afterEach(async () => {
+  server.closeAllConnections();
+  await agent.destroy();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+test('AnsibleJob paths come from the API group, version and plural', () => {
+  expect(paths.ansibleJobs()).toBe('/apis/ajo.dev/v1alpha1/ansiblejobs');
+  expect(paths.ansibleJobs('ns')).toBe('/apis/ajo.dev/v1alpha1/namespaces/ns/ansiblejobs');
+  expect(paths.ansibleJob('ns', 'demo')).toBe('/apis/ajo.dev/v1alpha1/namespaces/ns/ansiblejobs/demo');
+  expect(paths.ansibleJobStatus('ns', 'demo')).toBe('/apis/ajo.dev/v1alpha1/namespaces/ns/ansiblejobs/demo/status');
+});
