@@ -1,5 +1,5 @@
 /**
- * Builds the worker pod of one attempt of an AnsibleJob (DESIGN §3): a `worker` container
+ * Builds the worker pod of one attempt of an AnsibleJob: a `worker` container
  * that reads the payload file and appends the result stream to a file on a shared emptyDir,
  * and a `process` sidecar that follows that file, writes artifacts and serves the status
  * document. Pure: the same job and attempt always give the same pod.
