@@ -100,15 +100,16 @@ export class KubeClient {
     const { headers, dispatcher } = await this.access.prepare(url.toString(), method);
     headers.accept = options.accept ?? 'application/json';
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? this.defaultTimeoutMs)];
-    if (options.signal) signals.push(options.signal);
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    const timeout = timeoutMs === 0 ? undefined : AbortSignal.timeout(timeoutMs);
+    const signal = timeout && options.signal ? AbortSignal.any([timeout, options.signal]) : (timeout ?? options.signal);
     const resource = resourceOf(path);
     try {
       const response = await fetch(url, {
         method,
         headers,
         dispatcher,
-        signal: options.timeoutMs === 0 ? options.signal : AbortSignal.any(signals),
+        ...(signal ? { signal } : {}),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       this.metrics?.kubeRequests.inc({ verb: method, resource, code: String(response.status) });
@@ -116,9 +117,8 @@ export class KubeClient {
     } catch (error) {
       this.metrics?.kubeRequests.inc({ verb: method, resource, code: 'error' });
       if (options.signal?.aborted) throw error;
-      if ((error as Error).name === 'TimeoutError') {
-        throw new KubeUnreachableError(this.server, `${method} ${path} timed out`);
-      }
+      // Told by our own timer, not by the error's name: fetch rejects with the signal's reason.
+      if (timeout?.aborted) throw new KubeUnreachableError(this.server, `${method} ${path} timed out`);
       throw new KubeUnreachableError(this.server, describeCause(error));
     }
   }

@@ -33,3 +33,26 @@ test('AnsibleJob paths come from the API group, version and plural', () => {
   expect(paths.ansibleJob('ns', 'demo')).toBe('/apis/ajo.dev/v1alpha1/namespaces/ns/ansiblejobs/demo');
   expect(paths.ansibleJobStatus('ns', 'demo')).toBe('/apis/ajo.dev/v1alpha1/namespaces/ns/ansiblejobs/demo/status');
 });
+
+test('a server that never answers: the request times out with a message that says so', async () => {
+  handle = () => undefined;
+  const failure = client.get('/api/v1/namespaces/ns/pods', { timeoutMs: 50 });
+  await expect(failure).rejects.toThrow(KubeUnreachableError);
+  await expect(failure).rejects.toThrow(/^cannot reach the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+: GET \/api\/v1\/namespaces\/ns\/pods timed out$/);
+});
+
+test('a watch has no timeout: a dropped connection is reported as such, and the caller aborting is not an error of ours', async () => {
+  handle = (request) => request.socket.destroy();
+  const stop = new AbortController();
+  const dropped = client.watch('/api/v1/pods', {}, () => undefined, stop.signal);
+  await expect(dropped).rejects.toThrow(KubeUnreachableError);
+  await expect(dropped).rejects.not.toThrow(/timed out/);
+
+  let answered!: () => void;
+  const asked = new Promise<void>((resolve) => (answered = resolve));
+  handle = () => answered();
+  const aborted = client.get('/api/v1/pods', { signal: stop.signal });
+  await asked;
+  stop.abort();
+  await expect(aborted).rejects.not.toThrow(KubeUnreachableError);
+});
