@@ -1,31 +1,15 @@
 // The Kubernetes client's paths and how it reports a request that fails, against a stand-in server on a local port.
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
-import { KubeClient, KubeUnreachableError, paths, type ClusterAccess } from '../../../operator/src/kube/client.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { KubeUnreachableError, paths } from '../../../operator/src/kube/client.js';
+import { localApi, type LocalApi } from './local-api.js';
 
-let server: Server;
-let agent: Agent;
-let client: KubeClient;
+let api: LocalApi;
 let handle: (request: IncomingMessage, response: ServerResponse) => void = () => undefined;
 
 beforeEach(async () => {
-  server = createServer((request, response) => handle(request, response));
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  agent = new Agent();
-  const access: ClusterAccess = {
-    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    namespace: 'default',
-    prepare: async () => ({ headers: {}, dispatcher: agent }),
-  };
-  client = new KubeClient(access);
+  api = await localApi((request, response) => handle(request, response));
 });
-
-afterEach(async () => {
-  server.closeAllConnections();
-  await agent.destroy();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterEach(() => api.close());
 
 test('AnsibleJob paths come from the API group, version and plural', () => {
   expect(paths.ansibleJobs()).toBe('/apis/ajo.dev/v1alpha1/ansiblejobs');
@@ -36,7 +20,7 @@ test('AnsibleJob paths come from the API group, version and plural', () => {
 
 test('a server that never answers: the request times out with a message that says so', async () => {
   handle = () => undefined;
-  const failure = client.get('/api/v1/namespaces/ns/pods', { timeoutMs: 50 });
+  const failure = api.client.get('/api/v1/namespaces/ns/pods', { timeoutMs: 50 });
   await expect(failure).rejects.toThrow(KubeUnreachableError);
   await expect(failure).rejects.toThrow(/^cannot reach the Kubernetes API server at http:\/\/127\.0\.0\.1:\d+: GET \/api\/v1\/namespaces\/ns\/pods timed out$/);
 });
@@ -44,14 +28,14 @@ test('a server that never answers: the request times out with a message that say
 test('a watch has no timeout: a dropped connection is reported as such, and the caller aborting is not an error of ours', async () => {
   handle = (request) => request.socket.destroy();
   const stop = new AbortController();
-  const dropped = client.watch('/api/v1/pods', {}, () => undefined, stop.signal);
+  const dropped = api.client.watch('/api/v1/pods', {}, () => undefined, stop.signal);
   await expect(dropped).rejects.toThrow(KubeUnreachableError);
   await expect(dropped).rejects.not.toThrow(/timed out/);
 
   let answered!: () => void;
   const asked = new Promise<void>((resolve) => (answered = resolve));
   handle = () => answered();
-  const aborted = client.get('/api/v1/pods', { signal: stop.signal });
+  const aborted = api.client.get('/api/v1/pods', { signal: stop.signal });
   await asked;
   stop.abort();
   await expect(aborted).rejects.not.toThrow(KubeUnreachableError);

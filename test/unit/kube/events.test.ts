@@ -1,10 +1,7 @@
 // The Event recorder against a stand-in API server on a local port: the Event it posts, its names, and that a refusal is logged, not thrown.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
-import { KubeClient, type ClusterAccess } from '../../../operator/src/kube/client.js';
 import { EVENT_MESSAGE_LIMIT, EventRecorder } from '../../../operator/src/kube/events.js';
 import { createLogger } from '../../../operator/src/kube/log.js';
+import { localApi, type LocalApi } from './local-api.js';
 
 const NOW = Date.parse('2026-11-23T12:00:00Z');
 
@@ -14,16 +11,14 @@ interface Received {
   body: any;
 }
 
-let server: Server;
-let agent: Agent;
+let api: LocalApi;
 let received: Received[];
 let status: number;
-let client: KubeClient;
 
 beforeEach(async () => {
   received = [];
   status = 201;
-  server = createServer((request, response) => {
+  api = await localApi((request, response) => {
     let text = '';
     request.on('data', (chunk) => (text += chunk));
     request.on('end', () => {
@@ -32,25 +27,13 @@ beforeEach(async () => {
       response.end(status < 300 ? text : JSON.stringify({ kind: 'Status', reason: 'Forbidden', message: 'events is forbidden' }));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  agent = new Agent();
-  const access: ClusterAccess = {
-    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    namespace: 'default',
-    prepare: async () => ({ headers: {}, dispatcher: agent }),
-  };
-  client = new KubeClient(access);
 });
-
-afterEach(async () => {
-  await agent.close();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterEach(() => api.close());
 
 const job = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', namespace: 'ns', name: 'demo', uid: 'uid-1', resourceVersion: '7' };
 
 test('posts a core/v1 Event about the subject, as the reporting instance, with the message capped', async () => {
-  const recorder = new EventRecorder({ client, logger: createLogger({ write: () => undefined }), instance: 'op-1', now: () => NOW });
+  const recorder = new EventRecorder({ client: api.client, logger: createLogger({ write: () => undefined }), instance: 'op-1', now: () => NOW });
   await recorder.record(job, { type: 'Warning', reason: 'Interrupted', message: 'x'.repeat(EVENT_MESSAGE_LIMIT + 10), action: 'Interrupted' });
   expect(received).toHaveLength(1);
   const [{ method, url, body }] = received as [Received];
@@ -75,7 +58,7 @@ test('posts a core/v1 Event about the subject, as the reporting instance, with t
 });
 
 test('names: the subject, then a hex time; Events in the same millisecond differ; long subjects fit 253 characters', async () => {
-  const recorder = new EventRecorder({ client, logger: createLogger({ write: () => undefined }), now: () => NOW });
+  const recorder = new EventRecorder({ client: api.client, logger: createLogger({ write: () => undefined }), now: () => NOW });
   const lease = { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', namespace: 'ns', name: 'l'.repeat(253) };
   await recorder.record(job, { type: 'Normal', reason: 'Launched', message: 'a', action: 'Launched' });
   await recorder.record(job, { type: 'Normal', reason: 'Running', message: 'b', action: 'Running' });
@@ -91,12 +74,10 @@ test('names: the subject, then a hex time; Events in the same millisecond differ
 
 test('a refused or unreachable API server is logged, never thrown', async () => {
   const lines: string[] = [];
-  const recorder = new EventRecorder({ client, logger: createLogger({ write: (line) => lines.push(line) }), now: () => NOW });
+  const recorder = new EventRecorder({ client: api.client, logger: createLogger({ write: (line) => lines.push(line) }), now: () => NOW });
   status = 403;
   await expect(recorder.record(job, { type: 'Normal', reason: 'Launched', message: 'a', action: 'Launched' })).resolves.toBeUndefined();
-  await new Promise((resolve) => server.close(resolve));
-  await agent.close();
-  agent = new Agent();
+  await api.stop();
   await expect(recorder.record(job, { type: 'Normal', reason: 'Running', message: 'b', action: 'Running' })).resolves.toBeUndefined();
   const logged = lines.map((line) => JSON.parse(line));
   expect(logged).toEqual([
