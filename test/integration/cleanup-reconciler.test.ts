@@ -225,7 +225,7 @@ describeCluster('cleanup reconciler on a real API server', () => {
     expect(await kube.getOrUndefined(paths.secret(namespace, 'ghost-2-payload'))).toBeDefined();
     for (const kept of ['artifacts/live-1', 'artifacts/recent-1', 'unrelated/old-dir']) expect((await stat(path.join(volume, kept))).isDirectory()).toBe(true);
 
-    const text = registry.render();
+    const text = await registry.metrics();
     expect(metric(text, 'ajo_cleanup_removed_total{kind="ansiblejob"}')).toBe(1);
     expect(metric(text, 'ajo_cleanup_removed_total{kind="secret"}')).toBe(2);
     expect(metric(text, 'ajo_cleanup_removed_total{kind="pod"}')).toBe(sweptPods.length);
@@ -247,7 +247,7 @@ describeCluster('cleanup reconciler on a real API server', () => {
     const second = await reconciler.sweep();
     expect(second.errors).toEqual([]);
     expect(Object.values(second.removed).flat()).toEqual([]);
-    const again = registry.render();
+    const again = await registry.metrics();
     for (const kind of ['pod', 'secret', 'ansiblejob', 'artifacts_dir']) {
       expect(metric(again, `ajo_cleanup_removed_total{kind="${kind}"}`)).toBe(metric(text, `ajo_cleanup_removed_total{kind="${kind}"}`));
     }
@@ -279,8 +279,8 @@ describeCluster('cleanup reconciler on a real API server', () => {
     expect(outcome.removed.pod).toEqual([`${namespace}/ghost-1`]);
     expect(outcome.errors).toEqual([{ kind: 'secret', message: expect.stringMatching(/^listing secrets: .*forbidden/) }]);
     expect(await kube.getOrUndefined(paths.secret(namespace, 'ghost-payload'))).toBeDefined();
-    expect(metric(registry.render(), 'ajo_cleanup_sweeps_total{result="failed"}')).toBe(1);
-    expect(metric(registry.render(), 'ajo_cleanup_errors_total{kind="secret"}')).toBe(1);
+    expect(metric(await registry.metrics(), 'ajo_cleanup_sweeps_total{result="failed"}')).toBe(1);
+    expect(metric(await registry.metrics(), 'ajo_cleanup_errors_total{kind="secret"}')).toBe(1);
     const events = await waitFor('the failure Event', async () => {
       const found = await cleanupEvents(namespace);
       return found.length > 0 ? found : undefined;
@@ -309,11 +309,11 @@ describeCluster('cleanup reconciler on a real API server', () => {
 
     await kube.create(paths.secrets(namespace), secret('late-payload', { ...SUBMIT_LABELS, 'ajo.dev/job-name': 'late' }));
     await waitFor('the leader swept the orphan', async () => ((await kube.getOrUndefined(paths.secret(namespace, 'late-payload'))) ? undefined : true), 15_000);
-    await waitFor('a later sweep', async () => (metric(leader.metrics.registry.render(), 'ajo_cleanup_sweeps_total{result="ok"}') >= 2 ? true : undefined), 10_000);
+    await waitFor('a later sweep', async () => (metric(await leader.metrics.registry.metrics(), 'ajo_cleanup_sweeps_total{result="ok"}') >= 2 ? true : undefined), 10_000);
 
-    const leaderText = leader.metrics.registry.render();
+    const leaderText = await leader.metrics.registry.metrics();
     expect(metric(leaderText, 'ajo_cleanup_removed_total{kind="secret"}')).toBe(1);
-    const standbyText = standby.metrics.registry.render();
+    const standbyText = await standby.metrics.registry.metrics();
     expect(metric(standbyText, 'ajo_cleanup_sweeps_total{result="ok"}')).toBe(0);
     expect(metric(standbyText, 'ajo_cleanup_sweeps_total{result="failed"}')).toBe(0);
 

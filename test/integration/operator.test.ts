@@ -89,7 +89,7 @@ describeCluster('AnsibleJob operator on a real API server', () => {
     const after = await getJob(kube, namespace, 'restart');
     expect(after.status).toMatchObject({ attempts: 1, podName: 'restart-1', podUID: launched.status?.podUID, startTime: (launched.status as any).startTime });
     expect((await podsOf(kube, namespace, 'restart')).map((pod) => pod.metadata.uid)).toEqual([launched.status?.podUID]);
-    expect(second.metrics.podsCreated.total()).toBe(0);
+    expect((await second.metrics.podsCreated.get()).values.reduce((sum, { value }) => sum + value, 0)).toBe(0);
   });
 
   test('a deleted pod is an interruption: retried up to backoffLimit, then Failed', async () => {

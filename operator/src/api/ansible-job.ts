@@ -31,6 +31,10 @@ export const LABEL_JOB_UID = 'ajo.dev/job-uid';
 export const LABEL_ATTEMPT = 'ajo.dev/attempt';
 export const LABEL_MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const MANAGED_BY = 'ajo-operator';
+/** The managed-by value of the payload Secrets `ajo submit` makes; the cleanup sweep may delete them too. */
+export const SUBMIT_MANAGED_BY = 'ajo-submit';
+/** The worker pods the operator made: its informer watches them, the cleanup sweep judges them. */
+export const WORKER_POD_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_JOB_NAME}`;
 /** Set (to any new value, e.g. a timestamp) to ask the operator for one progress refresh. */
 export const ANNOTATION_REFRESH = 'ajo.dev/refresh';
 export const ANNOTATION_PAYLOAD_SHA256 = 'ajo.dev/payload-sha256';

@@ -18,6 +18,7 @@ import {
   LABEL_JOB_NAME,
   LABEL_MANAGED_BY,
   MAX_JOB_NAME_LENGTH,
+  SUBMIT_MANAGED_BY,
   type AnsibleJobSpecInput,
   type AnsibleJobStatus,
   type Phase,
@@ -277,7 +278,7 @@ function registerSubmit(program: Command) {
           );
         }
         const secretName = `${name}-payload`;
-        const labels = { [LABEL_MANAGED_BY]: 'ajo-submit', [LABEL_JOB_NAME]: name };
+        const labels = { [LABEL_MANAGED_BY]: SUBMIT_MANAGED_BY, [LABEL_JOB_NAME]: name };
         await client.create(paths.secrets(namespace), {
           apiVersion: 'v1',
           kind: 'Secret',

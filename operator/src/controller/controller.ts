@@ -4,15 +4,13 @@
  * `decide` for a plan, and applies it in the order that keeps "launched" durable before
  * anything is created (see lifecycle/decide.ts).
  */
-import { randomBytes } from 'node:crypto';
 import { fetch } from 'undici';
 import {
   API_VERSION,
   KIND,
-  LABEL_JOB_NAME,
-  LABEL_MANAGED_BY,
-  MANAGED_BY,
   parseAnsibleJob,
+  PLURAL,
+  WORKER_POD_SELECTOR,
   type StoredAnsibleJob,
 } from '../api/ansible-job.js';
 import { decide, isPollDue, type KubeEvent, type Plan } from './lifecycle/decide.js';
@@ -20,6 +18,7 @@ import { Pod } from './pod/pod-types.js';
 import type { PodBuildOptions } from './pod/pod-spec.js';
 import { parseStatusDocument, type StatusDocument } from '../protocol/status-document.js';
 import { isConflict, paths, type KubeClient } from '../kube/client.js';
+import { EventRecorder } from '../kube/events.js';
 import { Informer, keyOf, type InformerEventType } from '../kube/informer.js';
 import type { Logger } from '../kube/log.js';
 import type { OperatorMetrics } from '../kube/metrics.js';
@@ -49,10 +48,12 @@ export class AnsibleJobController {
   private readonly podInformers: Informer[];
   private readonly queue: WorkQueue;
   private readonly now: () => number;
+  private readonly events: EventRecorder;
   private started = false;
 
   constructor(private readonly options: ControllerOptions) {
     this.now = options.now ?? Date.now;
+    this.events = new EventRecorder({ client: options.client, logger: options.logger, instance: options.identity, now: this.now });
     const scopes = options.namespaces.length > 0 ? options.namespaces : [undefined];
     const informerOptions = { client: options.client, logger: options.logger, metrics: options.metrics, ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}) };
     this.jobInformers = scopes.map(
@@ -60,7 +61,7 @@ export class AnsibleJobController {
         new Informer({
           ...informerOptions,
           path: paths.ansibleJobs(namespace),
-          resource: 'ansiblejobs',
+          resource: PLURAL,
           onEvent: (type, object) => this.onJobEvent(type, object),
         }),
     );
@@ -70,7 +71,7 @@ export class AnsibleJobController {
           ...informerOptions,
           path: paths.pods(namespace),
           resource: 'pods',
-          labelSelector: `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_JOB_NAME}`,
+          labelSelector: WORKER_POD_SELECTOR,
           onEvent: (_type, object) => this.onPodEvent(object),
         }),
     );
@@ -234,29 +235,8 @@ export class AnsibleJobController {
     }
   }
 
-  private async recordEvent(job: StoredAnsibleJob, event: KubeEvent): Promise<void> {
-    const now = new Date(this.now()).toISOString();
-    const { namespace, name, uid } = job.metadata;
-    try {
-      await this.options.client.create(paths.events(namespace), {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: `${name}.${randomBytes(8).toString('hex')}`, namespace },
-        involvedObject: { apiVersion: API_VERSION, kind: KIND, name, namespace, uid, resourceVersion: job.metadata.resourceVersion },
-        type: event.type,
-        reason: event.reason,
-        message: event.message.slice(0, 1024),
-        source: { component: 'ajo-operator' },
-        reportingComponent: 'ajo.dev/operator',
-        reportingInstance: this.options.identity ?? 'ajo-operator',
-        action: event.reason,
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      });
-    } catch (error) {
-      // Events are best effort: losing one must not stall the job.
-      this.options.logger.warn('could not record event', { job: `${namespace}/${name}`, reason: event.reason, error });
-    }
+  private recordEvent(job: StoredAnsibleJob, event: KubeEvent): Promise<void> {
+    const { namespace, name, uid, resourceVersion } = job.metadata;
+    return this.events.record({ apiVersion: API_VERSION, kind: KIND, namespace, name, uid, resourceVersion }, { ...event, action: event.reason });
   }
 }

@@ -173,11 +173,23 @@ function directAccess(server: string, namespace: string, tls: () => TlsSettings,
   };
 }
 
+/** The kubeconfig user that stands for an identity override inside client-node. */
+const OVERRIDE_USER = 'ajo-identity-override';
+
 /**
- * Credentials from a client-node plugin (exec, auth-provider), loaded on first use. Its
- * per-request Agent is replaced by one shared pool, as for the direct path.
+ * Credentials from a client-node plugin (exec, auth-provider), or a cluster behind a
+ * `proxy-url`, loaded on first use. Its per-request Agent is replaced by one shared pool,
+ * as for the direct path. An identity override replaces the context's user, as it does on
+ * the direct path: the cluster (server, CA, TLS server name, proxy) stays, the token is the
+ * only credential.
  */
-function pluginAccess(server: string, namespace: string, kubeconfigPath: string | undefined, contextName: string): ClusterAccess {
+function pluginAccess(
+  server: string,
+  namespace: string,
+  kubeconfigPath: string | undefined,
+  contextName: string,
+  identity: IdentityOverride | undefined,
+): ClusterAccess {
   type Loaded = { kubeConfig: import('@kubernetes/client-node').KubeConfig; module: typeof import('@kubernetes/client-node') };
   let loading: Promise<Loaded> | undefined;
   const pool = renewingPool();
@@ -187,6 +199,15 @@ function pluginAccess(server: string, namespace: string, kubeconfigPath: string 
     if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
     else kubeConfig.loadFromDefault();
     kubeConfig.setCurrentContext(contextName);
+    const context = kubeConfig.getContextObject(contextName);
+    if (identity && context) {
+      kubeConfig.loadFromOptions({
+        clusters: kubeConfig.clusters,
+        users: [{ name: OVERRIDE_USER, token: identity.token }],
+        contexts: [{ ...context, user: OVERRIDE_USER }],
+        currentContext: contextName,
+      });
+    }
     return { kubeConfig, module };
   };
   return {
@@ -206,7 +227,10 @@ function pluginAccess(server: string, namespace: string, kubeconfigPath: string 
   };
 }
 
-/** Another identity on the same cluster: the kubeconfig's server and CA, with only `token` as credentials. */
+/**
+ * Another identity on the same cluster: the server, CA, TLS server name and proxy of the
+ * kubeconfig (or of the pod's service account), with only `token` as credentials.
+ */
 export interface IdentityOverride {
   token: string;
   namespace?: string;
@@ -226,7 +250,7 @@ function fromKubeconfig(files: string[], kubeconfigPath: string | undefined, ide
   const namespace = identity?.namespace ?? context.namespace ?? 'default';
   const credentials: UserEntry = identity ? { token: identity.token } : (user?.entry ?? {});
   if (credentials.exec !== undefined || credentials['auth-provider'] !== undefined || cluster.entry['proxy-url']) {
-    return pluginAccess(server, namespace, kubeconfigPath, contextName);
+    return pluginAccess(server, namespace, kubeconfigPath, contextName, identity);
   }
   const tls = (): TlsSettings => ({
     ca: material(cluster.entry['certificate-authority-data'], cluster.entry['certificate-authority'], cluster.dir),
@@ -242,18 +266,27 @@ function fromKubeconfig(files: string[], kubeconfigPath: string | undefined, ide
   return directAccess(server, namespace, tls, authorization);
 }
 
-function inCluster(): ClusterAccess {
-  const host = process.env.KUBERNETES_SERVICE_HOST!;
-  const port = process.env.KUBERNETES_SERVICE_PORT ?? '443';
-  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
-  let namespace = 'default';
+function serviceAccountNamespace(dir: string): string {
   try {
-    namespace = readFileSync(path.join(SERVICE_ACCOUNT_DIR, 'namespace'), 'utf8').trim() || 'default';
+    return readFileSync(path.join(dir, 'namespace'), 'utf8').trim() || 'default';
   } catch {
-    // a pod without the namespace file still has a server to talk to
+    return 'default'; // a pod without the namespace file still has a server to talk to
   }
-  const token = tokenFromFile(path.join(SERVICE_ACCOUNT_DIR, 'token'));
-  const tls = (): TlsSettings => ({ ca: readFileSync(path.join(SERVICE_ACCOUNT_DIR, 'ca.crt')), rejectUnauthorized: true });
+}
+
+/**
+ * The pod's service account: the API server from KUBERNETES_SERVICE_HOST/PORT, the CA,
+ * token and namespace from `dir` (the token re-read as it rotates). An identity override
+ * replaces the token and the namespace, as it does for a kubeconfig.
+ */
+export function inClusterAccess(dir = SERVICE_ACCOUNT_DIR, env: NodeJS.ProcessEnv = process.env, identity?: IdentityOverride): ClusterAccess {
+  const host = env.KUBERNETES_SERVICE_HOST;
+  if (!host) throw new Error('KUBERNETES_SERVICE_HOST is not set');
+  const port = env.KUBERNETES_SERVICE_PORT ?? '443';
+  const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const namespace = identity?.namespace ?? serviceAccountNamespace(dir);
+  const token = identity ? () => identity.token : tokenFromFile(path.join(dir, 'token'));
+  const tls = (): TlsSettings => ({ ca: readFileSync(path.join(dir, 'ca.crt')), rejectUnauthorized: true });
   tls();
   return directAccess(server, namespace, tls, () => `Bearer ${token()}`);
 }
@@ -271,7 +304,7 @@ export function loadClusterAccess(kubeconfigPath?: string, identity?: IdentityOv
   if (!haveFile) {
     if (process.env.KUBERNETES_SERVICE_HOST) {
       try {
-        return inCluster();
+        return inClusterAccess(SERVICE_ACCOUNT_DIR, process.env, identity);
       } catch (error) {
         throw new Error(`cannot use the pod's service account: ${(error as Error).message}`);
       }

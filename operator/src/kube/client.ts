@@ -9,6 +9,7 @@
  * types awkward.
  */
 import { fetch } from 'undici';
+import { GROUP, PLURAL, VERSION } from '../api/ansible-job.js';
 import { loadClusterAccess, type ClusterAccess } from './access.js';
 import type { OperatorMetrics } from './metrics.js';
 
@@ -99,15 +100,16 @@ export class KubeClient {
     const { headers, dispatcher } = await this.access.prepare(url.toString(), method);
     headers.accept = options.accept ?? 'application/json';
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-    const signals = [AbortSignal.timeout(options.timeoutMs ?? this.defaultTimeoutMs)];
-    if (options.signal) signals.push(options.signal);
+    const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
+    const timeout = timeoutMs === 0 ? undefined : AbortSignal.timeout(timeoutMs);
+    const signal = timeout && options.signal ? AbortSignal.any([timeout, options.signal]) : (timeout ?? options.signal);
     const resource = resourceOf(path);
     try {
       const response = await fetch(url, {
         method,
         headers,
         dispatcher,
-        signal: options.timeoutMs === 0 ? options.signal : AbortSignal.any(signals),
+        ...(signal ? { signal } : {}),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
       this.metrics?.kubeRequests.inc({ verb: method, resource, code: String(response.status) });
@@ -115,9 +117,8 @@ export class KubeClient {
     } catch (error) {
       this.metrics?.kubeRequests.inc({ verb: method, resource, code: 'error' });
       if (options.signal?.aborted) throw error;
-      if ((error as Error).name === 'TimeoutError') {
-        throw new KubeUnreachableError(this.server, `${method} ${path} timed out`);
-      }
+      // Told by our own timer, not by the error's name: fetch rejects with the signal's reason.
+      if (timeout?.aborted) throw new KubeUnreachableError(this.server, `${method} ${path} timed out`);
       throw new KubeUnreachableError(this.server, describeCause(error));
     }
   }
@@ -212,12 +213,14 @@ export class KubeClient {
   }
 }
 
+const ANSIBLE_JOBS_API = `/apis/${GROUP}/${VERSION}`;
+
 /** Paths of the resources the operator touches. */
 export const paths = {
   ansibleJobs: (namespace?: string) =>
-    namespace ? `/apis/ajo.dev/v1alpha1/namespaces/${namespace}/ansiblejobs` : '/apis/ajo.dev/v1alpha1/ansiblejobs',
-  ansibleJob: (namespace: string, name: string) => `/apis/ajo.dev/v1alpha1/namespaces/${namespace}/ansiblejobs/${name}`,
-  ansibleJobStatus: (namespace: string, name: string) => `/apis/ajo.dev/v1alpha1/namespaces/${namespace}/ansiblejobs/${name}/status`,
+    namespace ? `${ANSIBLE_JOBS_API}/namespaces/${namespace}/${PLURAL}` : `${ANSIBLE_JOBS_API}/${PLURAL}`,
+  ansibleJob: (namespace: string, name: string) => `${paths.ansibleJobs(namespace)}/${name}`,
+  ansibleJobStatus: (namespace: string, name: string) => `${paths.ansibleJob(namespace, name)}/status`,
   pods: (namespace?: string) => (namespace ? `/api/v1/namespaces/${namespace}/pods` : '/api/v1/pods'),
   pod: (namespace: string, name: string) => `/api/v1/namespaces/${namespace}/pods/${name}`,
   podProxy: (namespace: string, name: string, port: number, rest: string) => `/api/v1/namespaces/${namespace}/pods/${name}:${port}/proxy/${rest}`,

@@ -21,7 +21,13 @@ export async function startProbeServer(options: ProbeServerOptions): Promise<{ s
       response.end(body);
     };
     if (request.method !== 'GET') return reply(405, 'text/plain', 'method not allowed\n');
-    if (path === '/metrics') return reply(200, 'text/plain; version=0.0.4; charset=utf-8', options.registry.render());
+    if (path === '/metrics') {
+      options.registry.metrics().then(
+        (text) => reply(200, options.registry.contentType, text),
+        (error: unknown) => reply(500, 'text/plain', `collecting metrics failed: ${error instanceof Error ? error.message : String(error)}\n`),
+      );
+      return;
+    }
     if (path === '/healthz') return options.healthy() ? reply(200, 'text/plain', 'ok\n') : reply(503, 'text/plain', 'unhealthy\n');
     if (path === '/readyz') return options.ready() ? reply(200, 'text/plain', 'ok\n') : reply(503, 'text/plain', 'caches not synced\n');
     return reply(404, 'text/plain', 'not found\n');

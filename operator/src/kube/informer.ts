@@ -1,5 +1,5 @@
 /**
- * A list/watch cache that heals itself (DESIGN §4). client-node's own informer stops after
+ * A list/watch cache that heals itself. client-node's own informer stops after
  * some errors and users report silent stalls (client-node#596, #958), so this one:
  *  - relists on 410 Gone (an expired resourceVersion) and before the first watch;
  *  - after any other error, waits with capped exponential backoff plus jitter and watches

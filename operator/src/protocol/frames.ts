@@ -26,6 +26,14 @@ export function messageLine(message: unknown): string {
   return dumps(message) + '\n';
 }
 
+/**
+ * How a worker ends a stream for a job that could not run, as ansible-runner's worker
+ * does: `{"status": "error", "job_explanation": ...}` and the eof line.
+ */
+export function errorEndLines(explanation: string): string {
+  return messageLine(new Map([['status', 'error'], ['job_explanation', explanation]])) + EOF_LINE;
+}
+
 export function zipHeaderLine(size: number): string {
   return `{"zipfile": ${size}}\n`;
 }

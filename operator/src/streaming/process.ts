@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { EventFileWriter } from './event-files.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
-import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, type UnpackLimits } from '../protocol/zip.js';
+import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
 import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
 
 export interface ProcessOptions {
@@ -251,5 +251,5 @@ async function consume(consumer: ResultConsumer, frame: Frame): Promise<void> {
 
 function describeFailure(err: Error): string {
   if (err instanceof StreamFormatError) return `malformed result stream at byte ${err.offset}: ${err.message}`;
-  return `${err.name === 'UnsafeArchiveError' ? 'unsafe artifacts archive' : 'processing failed'}: ${err.message}`;
+  return `${err instanceof UnsafeArchiveError ? 'unsafe artifacts archive' : 'processing failed'}: ${err.message}`;
 }

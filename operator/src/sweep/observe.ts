@@ -5,13 +5,12 @@
 // edge, into the plain facts that orphans.ts judges.
 import { z } from 'zod';
 
-import { LABEL_JOB_NAME, LABEL_MANAGED_BY, MANAGED_BY } from '../api/ansible-job.js';
+import { LABEL_JOB_NAME, LABEL_MANAGED_BY, MANAGED_BY, SUBMIT_MANAGED_BY, WORKER_POD_SELECTOR } from '../api/ansible-job.js';
 import { paths, type KubeClient } from '../kube/client.js';
 import type { DependentFacts, JobFacts, Observation } from './orphans.js';
 
-/** Who labels the objects that the sweep may delete. */
-export const SUBMIT_MANAGED_BY = 'ajo-submit';
-export const POD_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_JOB_NAME}`;
+/** The objects the sweep may delete, by who labels them. */
+export const POD_SELECTOR = WORKER_POD_SELECTOR;
 export const SECRET_SELECTOR = `${LABEL_MANAGED_BY} in (${MANAGED_BY},${SUBMIT_MANAGED_BY}),${LABEL_JOB_NAME}`;
 
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';

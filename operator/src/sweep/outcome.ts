@@ -2,7 +2,10 @@
 // operator's registry and, when something was removed or went wrong, one
 // Kubernetes Event. Plain data and pure functions, so the reporting is tested
 // without a cluster.
+import { EVENT_MESSAGE_LIMIT } from '../kube/events.js';
 import { Counter, Gauge, type Registry } from '../kube/metrics.js';
+
+export { EVENT_MESSAGE_LIMIT };
 
 export const REMOVED_KINDS = ['pod', 'secret', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
 export type RemovedKind = (typeof REMOVED_KINDS)[number];
@@ -43,8 +46,6 @@ export interface SweepEvent {
   message: string;
 }
 
-/** Events carry at most 1 KiB of message; the JSON log line has everything. */
-export const EVENT_MESSAGE_LIMIT = 1024;
 const NAMES_SHOWN = 5;
 
 const KIND_NOUNS: Record<RemovedKind, string> = {
@@ -79,9 +80,9 @@ export function sweepEventOf(outcome: SweepOutcome): SweepEvent | undefined {
 }
 
 export interface CleanupMetrics {
-  sweeps: Counter;
-  removed: Counter;
-  errors: Counter;
+  sweeps: Counter<'result'>;
+  removed: Counter<'kind'>;
+  errors: Counter<'kind'>;
   bytesFreed: Counter;
   lastSweepTimestamp: Gauge;
   lastSweepDuration: Gauge;
@@ -97,22 +98,28 @@ const registered = new WeakMap<Registry, CleanupMetrics>();
 export function cleanupMetrics(registry: Registry): CleanupMetrics {
   const existing = registered.get(registry);
   if (existing) return existing;
+  const registers = [registry];
   const metrics: CleanupMetrics = {
-    sweeps: registry.register(new Counter('ajo_cleanup_sweeps_total', 'Cleanup sweeps by result (ok, failed).')),
-    removed: registry.register(new Counter('ajo_cleanup_removed_total', 'Objects removed by the cleanup sweep, by kind.')),
-    errors: registry.register(new Counter('ajo_cleanup_errors_total', 'Cleanup failures (a list, a delete, a dir, an engine request), by kind.')),
-    bytesFreed: registry.register(new Counter('ajo_cleanup_freed_bytes_total', 'Bytes freed by removing artifacts dirs and images.')),
-    lastSweepTimestamp: registry.register(new Gauge('ajo_cleanup_last_sweep_timestamp_seconds', 'Unix time the last cleanup sweep started.')),
-    lastSweepDuration: registry.register(new Gauge('ajo_cleanup_last_sweep_duration_seconds', 'How long the last cleanup sweep took.')),
-    lastSweepRemoved: registry.register(new Gauge('ajo_cleanup_last_sweep_removed', 'Objects the last cleanup sweep removed, all kinds.')),
+    sweeps: new Counter({ name: 'ajo_cleanup_sweeps_total', help: 'Cleanup sweeps by result (ok, failed).', labelNames: ['result'], registers }),
+    removed: new Counter({ name: 'ajo_cleanup_removed_total', help: 'Objects removed by the cleanup sweep, by kind.', labelNames: ['kind'], registers }),
+    errors: new Counter({
+      name: 'ajo_cleanup_errors_total',
+      help: 'Cleanup failures (a list, a delete, a dir, an engine request), by kind.',
+      labelNames: ['kind'],
+      registers,
+    }),
+    bytesFreed: new Counter({ name: 'ajo_cleanup_freed_bytes_total', help: 'Bytes freed by removing artifacts dirs and images.', registers }),
+    lastSweepTimestamp: new Gauge({ name: 'ajo_cleanup_last_sweep_timestamp_seconds', help: 'Unix time the last cleanup sweep started.', registers }),
+    lastSweepDuration: new Gauge({ name: 'ajo_cleanup_last_sweep_duration_seconds', help: 'How long the last cleanup sweep took.', registers }),
+    lastSweepRemoved: new Gauge({ name: 'ajo_cleanup_last_sweep_removed', help: 'Objects the last cleanup sweep removed, all kinds.', registers }),
   };
-  // Zero series from the start, so rate() and absent-alerts work before the first removal.
+  // Zero series from the start, so rate() and absent-alerts work before the first removal
+  // (metrics without labels start at zero by themselves).
   for (const kind of REMOVED_KINDS) {
     metrics.removed.inc({ kind }, 0);
     metrics.errors.inc({ kind }, 0);
   }
   for (const result of ['ok', 'failed']) metrics.sweeps.inc({ result }, 0);
-  metrics.bytesFreed.inc({}, 0);
   registered.set(registry, metrics);
   return metrics;
 }
@@ -124,7 +131,7 @@ export function recordSweepMetrics(metrics: CleanupMetrics, outcome: SweepOutcom
   }
   for (const failure of outcome.errors) metrics.errors.inc({ kind: failure.kind });
   if (outcome.refusal) metrics.errors.inc({ kind: 'artifacts_dir' });
-  if (outcome.bytesFreed > 0) metrics.bytesFreed.inc({}, outcome.bytesFreed);
+  if (outcome.bytesFreed > 0) metrics.bytesFreed.inc(outcome.bytesFreed);
   metrics.lastSweepTimestamp.set(Date.parse(outcome.startedAt) / 1000);
   metrics.lastSweepDuration.set(outcome.durationMs / 1000);
   metrics.lastSweepRemoved.set(removedCount(outcome));

@@ -12,12 +12,12 @@
 //
 // Every delete carries uid and resourceVersion preconditions: an object that was
 // replaced or changed after it was judged is left for the next sweep to judge again.
-import { randomBytes } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 
 import { KIND } from '../api/ansible-job.js';
 import { isConflict, isNotFound, paths, type KubeClient } from '../kube/client.js';
+import { EventRecorder, type EventSubject } from '../kube/events.js';
 import type { Logger } from '../kube/log.js';
 import type { Registry } from '../kube/metrics.js';
 import { connectEngine, dockerOptions } from '../cleanup/engine.js';
@@ -68,13 +68,8 @@ export interface CleanupConfig {
   images?: ImageCleanup;
 }
 
-/** The object the sweep's Events are about (see eventTargetFor). */
-export interface EventTarget {
-  apiVersion: string;
-  kind: string;
-  namespace: string;
-  name: string;
-}
+/** The object the sweep's Events are about (see eventTargetFor); its uid is looked up. */
+export type EventTarget = Omit<EventSubject, 'uid' | 'resourceVersion'>;
 
 export interface CleanupReconcilerOptions {
   config: CleanupConfig;
@@ -167,6 +162,7 @@ const errorMessage = (error: unknown) => (error instanceof Error ? error.message
 export class CleanupReconciler {
   private readonly metrics: CleanupMetrics;
   private readonly now: () => number;
+  private readonly events: EventRecorder;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepOutcome> | undefined;
   private readonly abort = new AbortController();
@@ -176,6 +172,7 @@ export class CleanupReconciler {
     assertCleanupConfig(options.config);
     this.metrics = cleanupMetrics(options.registry);
     this.now = options.now ?? Date.now;
+    this.events = new EventRecorder({ client: options.client, logger: options.logger, instance: options.identity, now: this.now });
   }
 
   /** Sweeps now and then every interval after the previous sweep ended; sweeps never overlap. */
@@ -360,34 +357,12 @@ export class CleanupReconciler {
   private async recordEvent(event: SweepEvent): Promise<void> {
     const target = this.options.eventTarget;
     if (!target) return;
-    const { client, logger, identity } = this.options;
     // kubectl describe matches Events by the object's uid too; without it the Event still lists by name.
-    this.targetUid ??= await client
+    this.targetUid ??= await this.options.client
       .getOrUndefined<{ metadata?: { uid?: string } }>(pathOf(target))
       .then((object) => object?.metadata?.uid)
       .catch(() => undefined);
-    try {
-      const now = new Date(this.now()).toISOString();
-      await client.create(paths.events(target.namespace), {
-        apiVersion: 'v1',
-        kind: 'Event',
-        metadata: { name: `${target.name}.${randomBytes(8).toString('hex')}`, namespace: target.namespace },
-        involvedObject: { ...target, ...(this.targetUid ? { uid: this.targetUid } : {}) },
-        type: event.type,
-        reason: event.reason,
-        message: event.message,
-        source: { component: 'ajo-operator' },
-        reportingComponent: 'ajo.dev/operator',
-        reportingInstance: identity ?? 'ajo-operator',
-        action: 'Cleanup',
-        firstTimestamp: now,
-        lastTimestamp: now,
-        count: 1,
-      });
-    } catch (error) {
-      // Events are best effort; the metrics and the log line already hold the sweep.
-      logger.warn('could not record the cleanup event', { reason: event.reason, error });
-    }
+    await this.events.record({ ...target, ...(this.targetUid ? { uid: this.targetUid } : {}) }, { ...event, action: 'Cleanup' });
   }
 }
 

@@ -1,4 +1,10 @@
-import { buildWorkerPod, podNameFor } from '../../../operator/src/controller/pod/pod-spec.js';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ansibleRunnerScript, buildWorkerPod, podNameFor, shellWord } from '../../../operator/src/controller/pod/pod-spec.js';
+import { readFrames, type Frame } from '../../../operator/src/protocol/frames.js';
 import { restrictedPolicyViolations } from '../../../operator/src/controller/pod/restricted-policy.js';
 import { makeJob, podOptions, SHA } from './fixtures.js';
 
@@ -108,5 +114,69 @@ describe('worker pod', () => {
         'spec.containers[worker] must not run as user 0',
       ]),
     );
+  });
+});
+
+describe('the ansible-runner worker script', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = mkdtempSync(path.join(tmpdir(), 'ajo-pod-script-'));
+  });
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+  // Quotes of both kinds, a backslash, a command substitution, a newline and non-ASCII: all legal in spec.payload.volume.path.
+  const awkward = `jobs/it's "odd" $(touch pwned) \\ \n ü.stream`;
+
+  /** Runs the script with /bin/sh in `dir`, with `ansible-runner` a stand-in that records how it was called. */
+  function run(script: string, payload: Buffer, sha256: string) {
+    const bin = path.join(dir, 'bin');
+    mkdirSync(bin);
+    writeFileSync(path.join(bin, 'ansible-runner'), `#!/bin/sh\necho "ansible-runner $*"\n`);
+    chmodSync(path.join(bin, 'ansible-runner'), 0o755);
+    const input = path.join(dir, 'payload.stream');
+    writeFileSync(input, payload);
+    return spawnSync('/bin/sh', ['-c', script], { cwd: dir, env: { PATH: `${bin}:${process.env.PATH}`, AJO_PAYLOAD: input, AJO_PAYLOAD_SHA256: sha256 }, encoding: 'utf8' });
+  }
+
+  async function framesOf(file: string): Promise<Frame[]> {
+    const frames: Frame[] = [];
+    for await (const frame of readFrames(createReadStream(file), { tmpDir: dir })) frames.push(frame);
+    return frames;
+  }
+
+  test('the pod runs the script built for its payload path, writing to the shared file', () => {
+    const built = buildWorkerPod(makeJob({ worker: 'ansible-runner', payload: { volume: { claimName: 'big', path: awkward }, sha256: SHA } }), 1, podOptions);
+    if (!built.ok) throw new Error('unexpected');
+    expect(containerNamed(built.pod, 'worker').command).toEqual(['sh', '-c', ansibleRunnerScript(`/payload/${awkward}`)]);
+    expect(ansibleRunnerScript('/payload/stream')).toContain('>> /shared/worker.out');
+  });
+
+  test('a payload that does not match its sha256: an error status and eof that the frame reader parses, nothing else run', async () => {
+    const output = path.join(dir, 'worker.out');
+    const result = run(ansibleRunnerScript(`/payload/${awkward}`, output), Buffer.from('the payload'), SHA);
+    expect(result.status).toBe(2);
+    expect(readFileSync(output, 'latin1')).toMatch(/^[\x20-\x7e\n]*$/);
+    const frames = await framesOf(output);
+    expect(frames.map((frame) => frame.kind)).toEqual(['message', 'eof']);
+    expect((frames[0] as Extract<Frame, { kind: 'message' }>).value).toEqual({
+      status: 'error',
+      job_explanation: `payload sha256 mismatch: /payload/${awkward} does not match spec.payload.sha256`,
+    });
+    expect(existsSync(path.join(dir, 'pwned'))).toBe(false);
+  });
+
+  test('a payload that matches: ansible-runner worker reads it and appends to the output', () => {
+    const output = path.join(dir, 'out file');
+    const payload = Buffer.from('the payload');
+    const result = run(ansibleRunnerScript('/payload/stream', output), payload, createHash('sha256').update(payload).digest('hex'));
+    expect(result.status).toBe(0);
+    expect(readFileSync(output, 'utf8')).toBe('ansible-runner worker --private-data-dir /runner\n');
+  });
+
+  test('shell words: bare when safe, single-quoted otherwise, and sh reads them back unchanged', () => {
+    expect(shellWord('/shared/worker.out')).toBe('/shared/worker.out');
+    for (const text of ['', awkward, "'", `a'b"c\\d$e\`f`]) {
+      expect(spawnSync('/bin/sh', ['-c', `printf '%s' ${shellWord(text)}`], { encoding: 'utf8' }).stdout).toBe(text);
+    }
   });
 });

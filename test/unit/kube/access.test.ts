@@ -1,8 +1,13 @@
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
+import { connect as connectTcp, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { loadClusterAccess } from '../../../operator/src/kube/access.js';
+import { inClusterAccess, loadClusterAccess } from '../../../operator/src/kube/access.js';
+import { KubeClient, KubeUnreachableError } from '../../../operator/src/kube/client.js';
 
 // Each test writes real kubeconfig files; access.ts reads them as kubectl would.
 let dir: string;
@@ -125,4 +130,115 @@ test.each([
 
 test('a missing kubeconfig file named explicitly is an error that names it', () => {
   expect(() => loadClusterAccess(path.join(dir, 'absent'))).toThrow(/cannot load kubeconfig from .*absent: cannot read/);
+});
+
+/** Starts `server` on a free local port and returns the port. */
+async function listen(server: Server): Promise<number> {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return (server.address() as AddressInfo).port;
+}
+const close = (server: Server) => new Promise((resolve) => server.close(resolve));
+
+/** A stand-in API server that answers every request with `{}` and keeps the request headers. */
+function apiServer(received: IncomingHttpHeaders[], options?: { key: Buffer; cert: Buffer }): Server {
+  const answer = (request: { headers: IncomingHttpHeaders }, response: { writeHead: (code: number, headers: Record<string, string>) => void; end: (body: string) => void }) => {
+    received.push(request.headers);
+    response.writeHead(200, { 'content-type': 'application/json' });
+    response.end('{}');
+  };
+  return options ? createTlsServer(options, answer) : createServer(answer);
+}
+
+test('through a proxy-url, an identity override still replaces the kubeconfig user: its token reaches the API server via the proxy', async () => {
+  const received: IncomingHttpHeaders[] = [];
+  const api = apiServer(received);
+  const tunnels: string[] = [];
+  // An HTTP CONNECT proxy, as kubectl's proxy-url expects.
+  const proxy = createServer();
+  proxy.on('connect', (request, client, head) => {
+    tunnels.push(request.url ?? '');
+    const [host, port] = (request.url ?? '').split(':');
+    const upstream = connectTcp(Number(port), host, () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      upstream.write(head);
+      upstream.pipe(client).pipe(upstream);
+    });
+    upstream.on('error', () => client.destroy());
+    client.on('error', () => upstream.destroy());
+  });
+  const apiPort = await listen(api);
+  const proxyPort = await listen(proxy);
+  try {
+    const file = kubeconfig('config', {
+      'current-context': 'c',
+      clusters: [{ name: 'a', cluster: { server: `http://127.0.0.1:${apiPort}`, 'proxy-url': `http://127.0.0.1:${proxyPort}` } }],
+      users: [{ name: 'u', user: { token: 'admin' } }],
+      contexts: [context('c', 'a', 'u', 'jobs')],
+    });
+    expect(await authorizationOf(loadClusterAccess(file))).toBe('Bearer admin');
+
+    const access = loadClusterAccess(file, { token: 'service-account', namespace: 'team' });
+    expect(access.namespace).toBe('team');
+    expect(await authorizationOf(access)).toBe('Bearer service-account');
+    await new KubeClient(access).get('/version');
+    expect(received.map((headers) => headers.authorization)).toEqual(['Bearer service-account']);
+    expect(tunnels).toEqual([`127.0.0.1:${apiPort}`]);
+  } finally {
+    proxy.closeAllConnections();
+    await Promise.all([close(api), close(proxy)]);
+  }
+});
+
+describe("the pod's service account", () => {
+  /** A self-signed certificate for 127.0.0.1, made by openssl. */
+  const certificate = (name: string) => {
+    const key = path.join(dir, `${name}.key`);
+    const cert = path.join(dir, `${name}.crt`);
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
+      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', key, '-out', cert], { stdio: 'ignore' });
+    return { key: readFileSync(key), cert: readFileSync(cert) };
+  };
+  const serviceAccount = (files: Record<string, string | Buffer>) => {
+    const sa = path.join(dir, 'serviceaccount');
+    mkdirSync(sa, { recursive: true });
+    for (const [name, content] of Object.entries(files)) writeFileSync(path.join(sa, name), content);
+    return sa;
+  };
+
+  test('the server from the environment, the namespace and token from the files, TLS checked against its ca.crt', async () => {
+    const tls = certificate('api');
+    const received: IncomingHttpHeaders[] = [];
+    const api = apiServer(received, tls);
+    const port = await listen(api);
+    try {
+      const sa = serviceAccount({ 'ca.crt': tls.cert, token: 'sa-token\n', namespace: 'jobs\n' });
+      const env = { KUBERNETES_SERVICE_HOST: '127.0.0.1', KUBERNETES_SERVICE_PORT: String(port) };
+      const access = inClusterAccess(sa, env);
+      expect(access.server).toBe(`https://127.0.0.1:${port}`);
+      expect(access.namespace).toBe('jobs');
+      await new KubeClient(access).get('/version');
+      expect(received.map((headers) => headers.authorization)).toEqual(['Bearer sa-token']);
+
+      const overridden = inClusterAccess(sa, env, { token: 'other', namespace: 'team' });
+      expect(overridden.namespace).toBe('team');
+      await new KubeClient(overridden).get('/version');
+      expect(received.map((headers) => headers.authorization)).toEqual(['Bearer sa-token', 'Bearer other']);
+
+      // Another CA: the server's certificate is refused, so ca.crt is what TLS trusts.
+      const stranger = serviceAccount({ 'ca.crt': certificate('stranger').cert });
+      await expect(new KubeClient(inClusterAccess(stranger, env)).get('/version')).rejects.toThrow(KubeUnreachableError);
+      expect(received).toHaveLength(2);
+    } finally {
+      await close(api);
+    }
+  });
+
+  test('no namespace file means default, an IPv6 host is bracketed, a missing ca.crt or host is an error', () => {
+    const sa = serviceAccount({ 'ca.crt': 'not read until a connection is made', token: 't' });
+    const access = inClusterAccess(sa, { KUBERNETES_SERVICE_HOST: 'fd00::1' });
+    expect(access.server).toBe('https://[fd00::1]:443');
+    expect(access.namespace).toBe('default');
+    expect(() => inClusterAccess(path.join(dir, 'absent'), { KUBERNETES_SERVICE_HOST: '10.0.0.1' })).toThrow(/ENOENT.*ca\.crt/);
+    expect(() => inClusterAccess(sa, {})).toThrow('KUBERNETES_SERVICE_HOST is not set');
+  });
 });

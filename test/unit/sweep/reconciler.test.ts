@@ -246,11 +246,11 @@ describe('sweep reporting', () => {
     expect(event?.message.length).toBeLessThanOrEqual(EVENT_MESSAGE_LIMIT);
   });
 
-  test('metrics: zero series up front, counters by kind, last sweep gauges', () => {
+  test('metrics: zero series up front, counters by kind, last sweep gauges', async () => {
     const registry = new Registry();
     const metrics = cleanupMetrics(registry);
     expect(cleanupMetrics(registry)).toBe(metrics);
-    expect(registry.render()).toContain('ajo_cleanup_removed_total{kind="secret"} 0');
+    expect(await registry.metrics()).toContain('ajo_cleanup_removed_total{kind="secret"} 0');
     const o = outcome();
     o.removed.secret.push('ns/a-payload', 'ns/b-payload');
     o.errors.push({ kind: 'pod', message: 'x' });
@@ -258,7 +258,7 @@ describe('sweep reporting', () => {
     o.bytesFreed = 10;
     recordSweepMetrics(metrics, o);
     recordSweepMetrics(metrics, outcome());
-    const text = registry.render();
+    const text = await registry.metrics();
     expect(text).toContain('ajo_cleanup_removed_total{kind="secret"} 2');
     expect(text).toContain('ajo_cleanup_errors_total{kind="pod"} 1');
     expect(text).toContain('ajo_cleanup_sweeps_total{result="failed"} 1');

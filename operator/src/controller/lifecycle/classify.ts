@@ -1,5 +1,5 @@
 /**
- * Reads a worker pod and says what it means for the job (DESIGN §4, "Classify failures").
+ * Reads a worker pod and says what it means for the job (docs/operator.md, "Failure classification").
  *
  * A playbook that fails is the job's own verdict and is never retried. OOMKilled, Evicted,
  * a deleted pod and node loss say nothing about the playbook: they are interruptions, and

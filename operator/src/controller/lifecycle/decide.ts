@@ -4,9 +4,10 @@
  * the actions that bring the world there. Pure and level-based: the same observation always
  * gives the same plan, so a restarted operator simply decides again.
  *
- * The controller applies a plan in a fixed order: status first (with optimistic
- * concurrency), then pod creation or deletion, then job deletion, then Events. So a pod is
- * only ever created for an attempt that status already records (DESIGN §4).
+ * The controller applies a plan in a fixed order (controller.ts, `apply`): status first
+ * (with optimistic concurrency), then the Events of that transition, then pod deletion, pod
+ * creation, and job deletion. So a pod is only ever created for an attempt that status
+ * already records, and a failed pod action is retried without recording its Events twice.
  */
 import {
   ANNOTATION_REFRESH,

@@ -1,5 +1,5 @@
 /**
- * Builds the worker pod of one attempt of an AnsibleJob (DESIGN §3): a `worker` container
+ * Builds the worker pod of one attempt of an AnsibleJob: a `worker` container
  * that reads the payload file and appends the result stream to a file on a shared emptyDir,
  * and a `process` sidecar that follows that file, writes artifacts and serves the status
  * document. Pure: the same job and attempt always give the same pod.
@@ -16,6 +16,7 @@ import {
   type AnsibleJobSpec,
   type StoredAnsibleJob,
 } from '../../api/ansible-job.js';
+import { errorEndLines } from '../../protocol/frames.js';
 import { mergeOver } from './merge.js';
 import type { JsonObject, PodManifest } from './pod-types.js';
 import { restrictedPolicyViolations } from './restricted-policy.js';
@@ -86,21 +87,32 @@ function artifactsVolume(spec: AnsibleJobSpec): JsonObject {
   return claim ? { name: 'artifacts', persistentVolumeClaim: { claimName: claim } } : { name: 'artifacts', emptyDir: {} };
 }
 
+/** `text` as one shell word, as Python's shlex.quote spells it: bare when that is safe, else single-quoted. */
+export function shellWord(text: string): string {
+  if (/^[\w@%+=:,./-]+$/.test(text)) return text;
+  return `'${text.replaceAll("'", `'"'"'`)}'`;
+}
+
 /**
  * The ansible-runner worker has no sha256 check of its own, so the shell does it first and,
- * on a mismatch, writes the same error + eof frames ajo's worker would, so that the process
- * sidecar stops instead of waiting for a stream that never comes.
+ * on a mismatch, ends the result stream as a worker would (protocol/frames.ts encodes the
+ * frames here, the shell only copies them), so that the process sidecar stops instead of
+ * waiting for a stream that never comes. `payload` is named in the message; the script
+ * reads the file from $AJO_PAYLOAD, which holds the same path.
  */
-const ANSIBLE_RUNNER_SCRIPT = [
-  'if ! printf "%s  %s\\n" "$AJO_PAYLOAD_SHA256" "$AJO_PAYLOAD" | sha256sum -c - >/dev/null 2>&1; then',
-  `  printf '{"status": "error", "job_explanation": "payload sha256 mismatch: %s does not match spec.payload.sha256"}\\n{"eof": true}\\n' "$AJO_PAYLOAD" >> ${WORKER_OUTPUT}`,
-  '  exit 2',
-  'fi',
-  `exec ansible-runner worker --private-data-dir ${PRIVATE_DATA_DIR} < "$AJO_PAYLOAD" >> ${WORKER_OUTPUT}`,
-].join('\n');
+export function ansibleRunnerScript(payload: string, output = WORKER_OUTPUT): string {
+  const mismatch = errorEndLines(`payload sha256 mismatch: ${payload} does not match spec.payload.sha256`);
+  return [
+    'if ! printf "%s  %s\\n" "$AJO_PAYLOAD_SHA256" "$AJO_PAYLOAD" | sha256sum -c - >/dev/null 2>&1; then',
+    `  printf '%s' ${shellWord(mismatch)} >> ${shellWord(output)}`,
+    '  exit 2',
+    'fi',
+    `exec ansible-runner worker --private-data-dir ${PRIVATE_DATA_DIR} < "$AJO_PAYLOAD" >> ${shellWord(output)}`,
+  ].join('\n');
+}
 
 function workerCommand(spec: AnsibleJobSpec): string[] {
-  if (spec.worker === 'ansible-runner') return ['sh', '-c', ANSIBLE_RUNNER_SCRIPT];
+  if (spec.worker === 'ansible-runner') return ['sh', '-c', ansibleRunnerScript(payloadFile(spec))];
   return [
     'ajo',
     'worker',
