@@ -4,6 +4,7 @@
  * asked for: @kubernetes/client-node costs more start-up time than a whole
  * `ajo worker` of a short job should.
  */
+import './compile-cache.js';
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { registerStreamingCommands } from './streaming-commands.js';
