@@ -9,11 +9,11 @@ import { existsSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import type { RunnerKwargs } from '../../../operator/src/protocol/kwargs.js';
 import { fixture } from '../../helpers/fixtures.js';
-import { artifactListing, commandArtifact, copyInput, normaliseEvents, runAjo, runRealRunner, RUNNER } from './helpers.js';
+import { missingPrograms } from '../../helpers/programs.js';
+import { describeOrSkip } from '../../helpers/skip.js';
+import { artifactListing, commandArtifact, copyInput, normaliseEvents, runAjo, runRealRunner } from './helpers.js';
 
-const haveRunner = existsSync(RUNNER) && existsSync('/usr/bin/ansible-playbook');
-if (!haveRunner) console.log(`skipping runJob conformance: ${RUNNER} or /usr/bin/ansible-playbook is not installed`);
-const describeIf = haveRunner ? describe : describe.skip;
+const missing = missingPrograms('ansible-runner', 'ansible-playbook');
 
 const PLAY_HEADER = '---\n- hosts: localhost\n  connection: local\n  gather_facts: false\n  tasks:\n';
 const LOCAL_INVENTORY = { 'inventory/hosts': 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n' };
@@ -152,7 +152,7 @@ const cases: Case[] = [
   },
 ];
 
-describeIf('runJob vs ansible-runner run', () => {
+describeOrSkip('runJob vs ansible-runner run', missing, () => {
   test.each(cases.map((c) => [c.name, c] as const))('%s', async (_name, c) => {
     const { ajoMs, runnerMs } = await compareCase(c);
     console.log(`${c.name}: ajo ${ajoMs} ms, ansible-runner ${runnerMs} ms (run side by side)`);
@@ -165,7 +165,7 @@ describeIf('runJob vs ansible-runner run', () => {
   });
 });
 
-describeIf('100k-line stdout', () => {
+describeOrSkip('100k-line stdout', missing, () => {
   const BIG_PLAY =
     PLAY_HEADER +
     '    - name: Generate 100000 lines\n      ansible.builtin.command: >-\n' +
