@@ -53,7 +53,7 @@ describeOrSkip('library API', missingPrograms('ansible-playbook', 'ansible_runne
     const sending = transmit({ privateDataDir: dir, playbook: 'play.yml', ident: 'lib-test' }, jobStream).finally(() => jobStream.end());
     const working = worker(jobStream, resultStream).finally(() => resultStream.end());
     const out = tmp();
-    const processing = processStream(resultStream, { privateDataDir: out, ident: 'lib-test', onEvent: (e) => events.push(e as unknown as JobEvent) });
+    const processing = processStream(resultStream, { privateDataDir: out, ident: 'lib-test', onEvent: (e) => events.push(e) });
     const [sent, worked, processed] = await Promise.all([sending, working, processing]);
     expect(sent.kwargs.ident).toBe('lib-test');
     expect(worked).toMatchObject({ ok: true, job: { status: 'failed', rc: 2 } });
