@@ -2,8 +2,12 @@ import { existsSync } from 'node:fs';
 
 // Jest runs in native ESM mode (node --experimental-vm-modules) because several
 // design-card dependencies (execa, @kubernetes/client-node) ship ESM only.
-// Each tier is a project so `--selectProjects` runs one tier, and a tier whose
-// infrastructure cannot start reports its skips in the shared summary.
+// Each tier is a project so `--selectProjects` runs one tier: `unit` is pure
+// (no program but node), `programs` checks ajo's parts against real programs
+// (python3, ansible-runner's Python modules, ansible-playbook, unzip). A suite
+// whose program or infrastructure is missing is skipped through
+// test/helpers/skip.ts, and the skip reporter prints why, then counts them all
+// at the end of the run.
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'test/tsconfig.json' }];
 const common = {
   extensionsToTreatAsEsm: ['.ts'],
@@ -16,6 +20,7 @@ const common = {
 export default {
   projects: [
     { ...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...common, displayName: 'programs', testMatch: ['<rootDir>/test/programs/**/*.test.ts'] },
     { ...common, displayName: 'conformance', testMatch: ['<rootDir>/test/conformance/**/*.test.ts'] },
     { ...common, displayName: 'cleanup', testMatch: ['<rootDir>/test/cleanup/**/*.test.ts'] },
     {
@@ -28,5 +33,6 @@ export default {
       }),
     },
   ],
+  reporters: ['default', '<rootDir>/test/helpers/skip-reporter.js'],
   testTimeout: 300000,
 };

@@ -23,4 +23,4 @@ export {
 export { runnerKwargsSchema, parseRunnerKwargs, type RunnerKwargs } from './protocol/kwargs.js';
 export { readFrames, StreamFormatError, type Frame } from './protocol/frames.js';
 export { packDirectory, unpackArchive, UnsafeArchiveError, DEFAULT_UNPACK_LIMITS, type UnpackLimits } from './protocol/zip.js';
-export type { JobEvent } from './protocol/events.js';
+export type { JobEvent, JobEventName } from './protocol/events.js';

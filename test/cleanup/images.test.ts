@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, jest, test } from '@jest/globals
 
 import { connectEngine, type Engine } from '../../operator/src/cleanup/engine.js';
 import { pruneImages, removeImages } from '../../operator/src/cleanup/images.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { runCleanupCli } from './cli.js';
 import { busyboxRootfsTar, createIdleContainer, imageUnavailableReason, importImage, runToCompletion, tryStartEngine, type EngineHandle, type EngineKind } from './engines.js';
 
@@ -38,10 +39,7 @@ const started = { docker: await startFor('docker'), podman: await startFor('podm
 
 for (const kind of ['docker', 'podman'] as const) {
   const setup = started[kind];
-  if ('reason' in setup) console.warn(`SKIPPED ${kind} engine tests: ${setup.reason}`);
-  const describeEngine = 'reason' in setup ? describe.skip : describe;
-
-  describeEngine(`image cleanup against a real ${kind} engine`, () => {
+  describeOrSkip(`image cleanup against a real ${kind} engine`, 'reason' in setup ? setup.reason : null, () => {
     const { engine: handle, rootfs } = setup as { engine: EngineHandle; rootfs: Buffer };
     const cli = (...args: string[]) => runCleanupCli(['--engine-host', handle.url, '--process-isolation-executable', kind, ...args]);
     let engine: Engine;

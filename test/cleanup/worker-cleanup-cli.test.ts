@@ -9,6 +9,7 @@ import { afterEach, beforeEach, describe, expect, test } from '@jest/globals';
 import { execa } from 'execa';
 
 import { runCleanupCli } from './cli.js';
+import { describeOrSkip } from '../helpers/skip.js';
 
 const HOUR_AGO = Date.now() / 1000 - 2 * 3600;
 
@@ -35,16 +36,14 @@ afterEach(() => rmSync(work, { recursive: true, force: true }));
 /** Both CLIs see TMPDIR=fakeTmp, so registry auth dirs and "the tmp dir" live in the test dir. */
 const ours = (args: string[]) => runCleanupCli(args, { TMPDIR: fakeTmp });
 
-const runnerAvailable = spawnSync('ansible-runner', ['--version'], { encoding: 'utf8' }).status === 0;
-if (!runnerAvailable) console.warn('SKIPPED comparison with the real ansible-runner: ansible-runner is not installed');
-const describeWithRunner = runnerAvailable ? describe : describe.skip;
+const runnerMissing = spawnSync('ansible-runner', ['--version'], { encoding: 'utf8' }).status === 0 ? null : 'ansible-runner is not installed';
 
 async function theirs(args: string[]) {
   const r = await execa('ansible-runner', ['worker', 'cleanup', ...args], { env: { TMPDIR: fakeTmp }, reject: false });
   return { stdout: r.stdout, stderr: r.stderr, exitCode: r.exitCode ?? -1 };
 }
 
-describeWithRunner('same output and exit code as ansible-runner 2.3.1', () => {
+describeOrSkip('same output and exit code as ansible-runner 2.3.1', runnerMissing, () => {
   async function compare(names: string[], args: (dir: string) => string[]) {
     const a = tree(names);
     const b = tree(names);

@@ -2,6 +2,7 @@ import { localClusterInfo } from './local-cluster.js';
 import { createTestNamespace, kubeClients, waitForPodPhase } from './kube.js';
 import { findResidue } from './jest-global-teardown.js';
 import { clusterTier, tierEnv } from './tier.js';
+import { describeOrSkip } from '../helpers/skip.js';
 
 /**
  * The global teardown proves that `down` leaves nothing behind by finding no
@@ -10,12 +11,9 @@ import { clusterTier, tierEnv } from './tier.js';
  */
 const startedByRun = process.env[tierEnv.startedByRun] === '1';
 const tier = clusterTier();
-const runs = startedByRun && tier.nodeRunsPods;
-if (!runs) {
-  console.warn(`SKIPPED tier: residue check needs a full local cluster started by this run: ${startedByRun ? tier.nodeReason : 'KUBECONFIG names a cluster this run did not start'}`);
-}
+const skipReason = startedByRun && tier.nodeRunsPods ? null : `needs a full local cluster started by this run: ${startedByRun ? tier.nodeReason : 'KUBECONFIG names a cluster this run did not start'}`;
 
-(runs ? describe : describe.skip)('cluster tier: the residue check used after down', () => {
+describeOrSkip('cluster tier: the residue check used after down', skipReason, () => {
   test('finds every kind of thing a running cluster leaves on the machine', () => {
     const residue = findResidue(localClusterInfo());
     expect(residue.processes.some((p) => p.includes('kube-apiserver'))).toBe(true);

@@ -1,3 +1,4 @@
+import { describeOrSkip } from '../helpers/skip.js';
 import { localClusterInfo } from './local-cluster.js';
 import { tierEnv } from './jest-global-setup.js';
 
@@ -40,20 +41,11 @@ export function clusterTier(env: NodeJS.ProcessEnv = process.env): ClusterTier {
 /** A suite that needs an API server. Skipped, with the reason printed, when there is none. */
 export function describeCluster(name: string, fn: () => void): void {
   const tier = clusterTier();
-  describeOrSkip(name, fn, tier.available ? '' : tier.reason);
+  describeOrSkip(name, tier.available ? null : `needs the cluster tier: ${tier.reason}`, fn);
 }
 
 /** A suite that needs a node that runs pods. Skipped, with the reason printed, when there is none. */
 export function describeWithNode(name: string, fn: () => void): void {
   const tier = clusterTier();
-  describeOrSkip(name, fn, tier.nodeRunsPods ? '' : tier.nodeReason);
-}
-
-function describeOrSkip(name: string, fn: () => void, skipReason: string): void {
-  if (skipReason === '') {
-    describe(name, fn);
-    return;
-  }
-  console.warn(`SKIPPED tier: "${name}" needs the cluster tier: ${skipReason}`);
-  describe.skip(name, fn);
+  describeOrSkip(name, tier.nodeRunsPods ? null : `needs the cluster tier: ${tier.nodeReason}`, fn);
 }

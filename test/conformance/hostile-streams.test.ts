@@ -6,11 +6,13 @@
  * may appear outside the target directory.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
 import { EOF, JOB_KWARGS, listTree, makeZip, zipFrame } from '../helpers/hostile.js';
+import { missingPrograms } from '../helpers/programs.js';
+import { describeOrSkip, testOrSkip } from '../helpers/skip.js';
+import { tempDirs } from '../helpers/temp.js';
 import { AJO, RUNNER, SCRUBBED_ENV } from './pipeline.js';
 
 interface Sandbox {
@@ -19,8 +21,10 @@ interface Sandbox {
   outside: string;
 }
 
+const tmp = tempDirs('ajo-hostile-');
+
 function sandbox(): Sandbox {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'ajo-hostile-'));
+  const root = tmp();
   const target = path.join(root, 'target');
   const outside = path.join(root, 'outside');
   mkdirSync(outside);
@@ -40,7 +44,8 @@ function expectContained(box: Sandbox): void {
 
 const tinyZip = () => makeZip([{ name: 'project/', mode: 0o40755 }, { name: 'project/site.yml', data: '- hosts: all\n  tasks: []\n' }]);
 
-describe('worker: malformed and hostile job streams', () => {
+// Hostile archives are made by Python's zipfile (helpers/hostile.ts).
+describeOrSkip('worker: malformed and hostile job streams', missingPrograms('python3'), () => {
   const cases: Array<[string, () => string | Buffer, RegExp]> = [
     ['empty input', () => '', /ended before its \{"eof": true\} line/],
     ['a garbage line', () => 'hello, I am not JSON\n', /expected a JSON line but found 'hello, I am not JSON'/],
@@ -94,16 +99,16 @@ describe('worker: malformed and hostile job streams', () => {
     expect(readFileSync(path.join(box.target, 'zeros')).length).toBe(32 * 1024 * 1024);
   });
 
-  test("ansible-runner's process accepts our error stream", () => {
+  testOrSkip("ansible-runner's process accepts our error stream", missingPrograms('ansible-runner'), () => {
     const worker = ajo(['worker'], 'garbage\n');
-    const out = mkdtempSync(path.join(os.tmpdir(), 'ajo-hostile-runner-'));
+    const out = tmp();
     const processed = spawnSync(RUNNER, ['process', out], { input: worker.stdout, env: SCRUBBED_ENV });
     expect(processed.status).toBe(0);
     expect(readFileSync(path.join(out, 'daemon.log'), 'utf8')).toBe('');
   });
 });
 
-describe('process: malformed and hostile result streams', () => {
+describeOrSkip('process: malformed and hostile result streams', missingPrograms('python3'), () => {
   const recorded = readFileSync(fixture('demo_run', 'worker.stream'));
   const text = recorded.toString('latin1');
   const eventLines = text.split('\n').filter((l) => l.startsWith('{"uuid"'));

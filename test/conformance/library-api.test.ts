@@ -3,15 +3,18 @@
  * way a TypeScript user (or the operator) calls them, against the real
  * ansible-playbook.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { processStream, run, transmit, TransmitError, worker, type JobEvent, type StatusDocument } from '../../operator/src/index.js';
-import { pythonAvailable } from './pipeline.js';
+import { missingPrograms } from '../helpers/programs.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { tempDirs } from '../helpers/temp.js';
+
+const tmp = tempDirs('ajo-lib-');
 
 function dataDir(tasks: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-lib-'));
+  const dir = tmp();
   mkdirSync(path.join(dir, 'project'));
   mkdirSync(path.join(dir, 'inventory'));
   writeFileSync(path.join(dir, 'inventory', 'hosts'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
@@ -25,9 +28,8 @@ const collect = (stream: PassThrough): (() => string) => {
   return () => text;
 };
 
-const describeIf = pythonAvailable() ? describe : describe.skip;
-
-describeIf('library API', () => {
+// ajo's worker runs ansible-playbook with ansible-runner's display callback.
+describeOrSkip('library API', missingPrograms('ansible-playbook', 'ansible_runner'), () => {
   test('run(): the three stages in-process, with live output, typed events and the status document', async () => {
     const dir = dataDir('    - debug: msg="from the library"\n    - command: "true"\n');
     const display = new PassThrough();
@@ -50,8 +52,8 @@ describeIf('library API', () => {
     const events: JobEvent[] = [];
     const sending = transmit({ privateDataDir: dir, playbook: 'play.yml', ident: 'lib-test' }, jobStream).finally(() => jobStream.end());
     const working = worker(jobStream, resultStream).finally(() => resultStream.end());
-    const out = mkdtempSync(path.join(os.tmpdir(), 'ajo-lib-out-'));
-    const processing = processStream(resultStream, { privateDataDir: out, ident: 'lib-test', onEvent: (e) => events.push(e as unknown as JobEvent) });
+    const out = tmp();
+    const processing = processStream(resultStream, { privateDataDir: out, ident: 'lib-test', onEvent: (e) => events.push(e) });
     const [sent, worked, processed] = await Promise.all([sending, working, processing]);
     expect(sent.kwargs.ident).toBe('lib-test');
     expect(worked).toMatchObject({ ok: true, job: { status: 'failed', rc: 2 } });

@@ -5,15 +5,19 @@
  * termination message. Plus the worker's keepalives, sha256 check and cancel.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fixture } from '../helpers/fixtures.js';
-import { AJO, RUNNER, SCRUBBED_ENV, copyDataDir, pythonAvailable } from './pipeline.js';
+import { missingPrograms } from '../helpers/programs.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { tempDirs } from '../helpers/temp.js';
+import { AJO, RUNNER, SCRUBBED_ENV, copyDataDir } from './pipeline.js';
 
-const tmp = (prefix: string) => mkdtempSync(path.join(os.tmpdir(), `ajo-sidecar-${prefix}-`));
+const tmp = tempDirs('ajo-sidecar-');
+/** A copy of a recorded private data dir, removed with the rest. */
+const dataDirCopy = (source: string): string => tmp.adopt(copyDataDir(source));
 
 function transmitTo(file: string, dataDir: string, playbook: string, extra: string[] = []): void {
   const result = spawnSync(process.execPath, [AJO, 'transmit', dataDir, '-p', playbook, ...extra], { env: SCRUBBED_ENV });
@@ -21,12 +25,10 @@ function transmitTo(file: string, dataDir: string, playbook: string, extra: stri
   writeFileSync(file, result.stdout);
 }
 
-const describeIf = pythonAvailable() ? describe : describe.skip;
-
-describeIf('sidecar mode', () => {
+describeOrSkip('sidecar mode', missingPrograms('ansible-runner', 'ansible-playbook'), () => {
   test('process --follow reads a growing file to eof, writes the status file and termination message', async () => {
     const recorded = readFileSync(fixture('demo_run', 'worker.stream'));
-    const dir = tmp('follow');
+    const dir = tmp();
     const streamFile = path.join(dir, 'worker.out');
     const statusFile = path.join(dir, 'status.json');
     const termination = path.join(dir, 'termination-log');
@@ -55,9 +57,9 @@ describeIf('sidecar mode', () => {
   });
 
   test('worker --input/--output with a matching --input-sha256 runs; a mismatch is refused before running', () => {
-    const dir = tmp('sha');
+    const dir = tmp();
     const input = path.join(dir, 'payload');
-    transmitTo(input, copyDataDir(fixture('cases', 'task_failure', 'input')), 'fail.yml');
+    transmitTo(input, dataDirCopy(fixture('cases', 'task_failure', 'input')), 'fail.yml');
     const sha = createHash('sha256').update(readFileSync(input)).digest('hex');
 
     const good = spawnSync(process.execPath, [AJO, 'worker', '--input', input, '--output', path.join(dir, 'good.out'), '--input-sha256', sha], { env: SCRUBBED_ENV });
@@ -74,8 +76,8 @@ describeIf('sidecar mode', () => {
   });
 
   test('keepalives flow while the job is quiet; ajo process skips them', () => {
-    const dataDir = copyDataDir(fixture('cases', 'job_timeout', 'input'));
-    const dir = tmp('keepalive');
+    const dataDir = dataDirCopy(fixture('cases', 'job_timeout', 'input'));
+    const dir = tmp();
     const input = path.join(dir, 'payload');
     transmitTo(input, dataDir, 'slow.yml');
     const worker = spawnSync(process.execPath, [AJO, 'worker', '--input', input, '--keepalive-seconds', '1'], { env: SCRUBBED_ENV, maxBuffer: 64 << 20 });
@@ -90,9 +92,9 @@ describeIf('sidecar mode', () => {
   });
 
   test('SIGTERM cancels the job: status canceled, rc 254, and the stream still ends with artifacts and eof', async () => {
-    const dir = tmp('cancel');
+    const dir = tmp();
     const input = path.join(dir, 'payload');
-    transmitTo(input, copyDataDir(fixture('cases', 'canceled', 'input')), 'slow.yml');
+    transmitTo(input, dataDirCopy(fixture('cases', 'canceled', 'input')), 'slow.yml');
     const child = spawn(process.execPath, [AJO, 'worker', '--input', input], { env: SCRUBBED_ENV });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));

@@ -7,11 +7,11 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
+import { describeOrSkip } from '../helpers/skip.js';
 import { ajoCli, chartDir, examplesDir, findTool, repoDir, run } from './tools.js';
 
 const helm = findTool('helm');
-if (!helm) console.warn('SKIPPED chart checks: helm is not installed and test/cluster/build-binaries has not built it (or set AJO_HELM)');
-const describeWithHelm = helm ? describe : describe.skip;
+const helmMissing = helm ? null : 'helm is not installed and test/cluster/build-binaries has not built it (or set AJO_HELM)';
 
 interface Manifest {
   kind: string;
@@ -63,7 +63,7 @@ describe('chart sources', () => {
   });
 });
 
-describeWithHelm('chart rendering (helm lint, helm template)', () => {
+describeOrSkip('chart rendering (helm lint, helm template)', helmMissing, () => {
   test('helm lint --strict passes', async () => {
     const output = await run(helm!, ['lint', '--strict', chartDir]);
     expect(output).toMatch(/1 chart\(s\) linted, 0 chart\(s\) failed/);

@@ -15,6 +15,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { clusterTier, describeWithNode } from '../cluster/tier.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   ajoCli,
@@ -46,8 +47,7 @@ function preconditions(): { tools: Tools; plan: ImagePlan } | { reason: string }
 // The node decides first (describeWithNode prints why it is missing); then tools and images.
 const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;
 if (ready && 'reason' in ready) {
-  console.warn(`SKIPPED tier: "${SUITE}": ${ready.reason}`);
-  describe.skip(SUITE, () => test('needs helm, kubectl and our images', () => undefined));
+  describeOrSkip(SUITE, ready.reason, () => test('needs helm, kubectl and our images', () => undefined));
 } else {
   describeWithNode(SUITE, () => suite(ready as { tools: Tools; plan: ImagePlan }));
 }

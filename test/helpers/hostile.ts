@@ -4,7 +4,7 @@
  * is told to, as an attacker's tool would.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, lstatSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, lstatSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -33,9 +33,13 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
 
 export function makeZip(members: ZipMember[]): Buffer {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-hostile-'));
-  const file = path.join(dir, 'x.zip');
-  execFileSync('/usr/bin/python3', ['-c', PY_MAKE_ZIP, file], { input: JSON.stringify(members) });
-  return readFileSync(file);
+  try {
+    const file = path.join(dir, 'x.zip');
+    execFileSync('/usr/bin/python3', ['-c', PY_MAKE_ZIP, file], { input: JSON.stringify(members) });
+    return readFileSync(file);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export function zipFrame(zip: Buffer, announced = zip.length): string {

@@ -14,6 +14,7 @@ import type { OperatorOptions, RunningOperator } from '../../operator/src/manage
 import * as clientModule from '../../operator/src/kube/client.js';
 import { startOperator } from '../../operator/src/manager/operator.js';
 import { createLogger, silentLogger } from '../../operator/src/kube/log.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 export const { KubeClient, KubeApiError, loadClusterAccess, paths } = clientModule;
 type KubeClient = KubeClientType;
@@ -40,10 +41,7 @@ async function apiServerReason(): Promise<string | undefined> {
 const fallbackReason = tier?.describeCluster ? undefined : await apiServerReason();
 
 function skipWith(reason: string): Describe {
-  return (name, fn) => {
-    console.log(`SKIPPED "${name}": ${reason}`);
-    describe.skip(name, fn);
-  };
+  return (name, fn) => describeOrSkip(name, reason, fn);
 }
 
 export const describeCluster: Describe = tier?.describeCluster ?? (fallbackReason ? skipWith(fallbackReason) : describe);

@@ -31,16 +31,24 @@ export type JobEventName =
   | 'debug'
   | 'system_warning';
 
+/**
+ * A job event as `processStream` hands it to `onEvent`: its wire line, parsed. Process (like
+ * ansible-runner's) refuses an event without a whole-number `counter` and a string `uuid`, so
+ * those two are always there; the rest is as the worker sent it. ansible-runner's worker and
+ * ajo's always send `stdout`, `start_line`, `end_line`, `runner_ident` and `created`; `event`,
+ * `pid`, `parent_uuid` and `event_data` come from the display callback's partial data, so a
+ * line the runner made itself (`event: 'verbose'`) or one whose partial was lost lacks them.
+ */
 export interface JobEvent {
   uuid: string;
   counter: number;
-  stdout: string;
-  start_line: number;
-  end_line: number;
-  runner_ident: string;
+  stdout?: string;
+  start_line?: number;
+  end_line?: number;
+  runner_ident?: string;
+  created?: string;
   /** Known names above; other callbacks may add their own. */
-  event: JobEventName | (string & {});
-  created: string;
+  event?: JobEventName | (string & {});
   pid?: number;
   parent_uuid?: string;
   event_data?: Record<string, unknown>;

@@ -13,6 +13,7 @@ import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { EventFileWriter } from './event-files.js';
+import type { JobEvent } from '../protocol/events.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
 import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
 import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
@@ -25,7 +26,8 @@ export interface ProcessOptions {
   display?: Writable;
   /** Called whenever the summary changes (for the status endpoint and file). */
   onUpdate?: (doc: StatusDocument) => void;
-  onEvent?: (event: Record<string, unknown>) => void;
+  /** Each job event as it is read (keepalives are not events). */
+  onEvent?: (event: JobEvent) => void;
   tmpDir?: string;
   limits?: UnpackLimits;
   maxLineBytes?: number;
@@ -175,7 +177,7 @@ class ResultConsumer {
     if (event.event === 'playbook_on_stats' && event.event_data && typeof event.event_data === 'object') {
       this.doc.hostCounts = hostCountsFromStats(event.event_data as Record<string, unknown>);
     }
-    this.options.onEvent?.(event);
+    this.options.onEvent?.({ ...event, uuid, counter });
     this.touch();
   }
 

@@ -112,31 +112,21 @@ function normaliseString(s: string, pdd: string): string {
     .replace(/"child_pid": \d+/g, '"child_pid": <PID>');
 }
 
-const ALWAYS_TIMING_KEYS = ['pid', 'duration', 'child_pid'];
+const TIMING_KEYS = ['pid', 'duration', 'child_pid'];
 
-function normaliseValue(value: unknown, pdd: string, timingKeys: readonly string[], key = ''): unknown {
-  if (ALWAYS_TIMING_KEYS.includes(key) || timingKeys.includes(key)) return '<N>';
+function normaliseValue(value: unknown, pdd: string, key = ''): unknown {
+  if (TIMING_KEYS.includes(key)) return '<N>';
   if (typeof value === 'string') return normaliseString(value, pdd);
-  if (Array.isArray(value)) return value.map((v) => normaliseValue(v, pdd, timingKeys));
+  if (Array.isArray(value)) return value.map((v) => normaliseValue(v, pdd));
   if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseValue(v, pdd, timingKeys, k)]));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, normaliseValue(v, pdd, k)]));
   }
   return value;
 }
 
 /** One comparable string per event (key order kept, as JSON.parse keeps it for non-numeric keys). */
-export function normaliseEvents(
-  lines: string[],
-  pdd: string,
-  options: { dropEvents?: string[]; dropKeys?: string[]; timingKeys?: string[] } = {},
-): string[] {
-  return lines
-    .map((l) => JSON.parse(l) as Record<string, unknown>)
-    .filter((e) => !options.dropEvents?.includes(String(e.event)))
-    .map((e) => {
-      for (const k of options.dropKeys ?? []) delete e[k];
-      return JSON.stringify(normaliseValue(e, pdd, options.timingKeys ?? []));
-    });
+export function normaliseEvents(lines: string[], pdd: string): string[] {
+  return lines.map((l) => JSON.stringify(normaliseValue(JSON.parse(l), pdd)));
 }
 
 /** Relative path, type and mode of every artifact, job_events/ contents left out (the worker writes none). */

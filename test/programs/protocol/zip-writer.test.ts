@@ -4,14 +4,16 @@
  */
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import yauzl from 'yauzl';
 import { packDirectory, unpackArchive } from '../../../operator/src/protocol/zip.js';
+import { describeOrSkip } from '../../helpers/skip.js';
+import { tempDirs } from '../../helpers/temp.js';
+import { missingPrograms } from '../../helpers/programs.js';
 
 const MiB = 1024 * 1024;
-const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'ajo-zipw-test-'));
+const tmp = tempDirs('ajo-zipw-test-');
 
 interface PyMember {
   name: string;
@@ -56,7 +58,34 @@ function text(bytes: number): Buffer {
   return Buffer.from(lines.join('')).subarray(0, bytes);
 }
 
-describe('the zip writer', () => {
+describeOrSkip('the zip writer', missingPrograms('python3', 'unzip', 'mkfifo'), () => {
+  test('walks like Python (files, then sub-dirs, then descend) with modes, links, dates', async () => {
+    const dir = tmp();
+    mkdirSync(path.join(dir, 'project/roles'), { recursive: true });
+    writeFileSync(path.join(dir, 'project/site.yml'), '- hosts: all\n');
+    writeFileSync(path.join(dir, 'run.sh'), '#!/bin/sh\n');
+    chmodSync(path.join(dir, 'run.sh'), 0o755);
+    symlinkSync('site.yml', path.join(dir, 'project/alias.yml'));
+    execFileSync('mkfifo', [path.join(dir, 'fifo')]);
+    const out = path.join(tmp(), 'out.zip');
+    const result = await packDirectory(dir, out);
+    expect(result.skipped).toEqual(['fifo']);
+    const listing = execFileSync('/usr/bin/python3', [
+      '-c',
+      'import zipfile,sys\nfor i in zipfile.ZipFile(sys.argv[1]).infolist(): print(i.filename, oct(i.external_attr>>16), i.create_system, i.compress_type)',
+      out,
+    ]).toString().trim().split('\n');
+    const byName = Object.fromEntries(listing.map((l) => [l.split(' ')[0], l.split(' ').slice(1).join(' ')]));
+    expect(byName['run.sh']).toBe('0o100755 3 8');
+    expect(byName['project/']).toBe('0o40755 3 0');
+    expect(byName['project/alias.yml']).toBe('0o120777 3 0');
+    const names = listing.map((l) => l.split(' ')[0]);
+    // Python's os.walk order: files of a level before its directories, parents before children.
+    expect(names.indexOf('run.sh')).toBeLessThan(names.indexOf('project/'));
+    expect(names.indexOf('project/')).toBeLessThan(names.indexOf('project/site.yml'));
+    expect(names.indexOf('project/roles/')).toBeGreaterThan(names.indexOf('project/site.yml'));
+  });
+
   test('members of every size round-trip through Python, unzip and our unpacker', async () => {
     const dir = tmp();
     const files: Record<string, Buffer> = {

@@ -2,16 +2,20 @@
  * Finding ansible-runner's awx_display callback, with the real Python and the
  * real ansible-runner installed on this machine.
  */
-import { mkdirSync, mkdtempSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { findDisplayCallbackDir, prefetchDisplayCallbackDir } from '../../../operator/src/job/executables.js';
+import { describeOrSkip } from '../../helpers/skip.js';
+import { tempDirs } from '../../helpers/temp.js';
+import { missingPrograms } from '../../helpers/programs.js';
 
 const basePath = '/usr/local/bin:/usr/bin:/bin';
+const tmp = tempDirs('ajo-callback-test-');
 
 /** A stand-in ansible_runner package, which Python finds first when its dir is on PYTHONPATH. */
 function shadowPackage(): { pythonPath: string; callbackDir: string } {
-  const root = mkdtempSync(path.join(os.tmpdir(), 'ajo-callback-test-'));
+  const root = tmp();
   const callbackDir = path.join(root, 'ansible_runner', 'display_callback', 'callback');
   mkdirSync(callbackDir, { recursive: true });
   writeFileSync(path.join(root, 'ansible_runner', '__init__.py'), '');
@@ -19,7 +23,7 @@ function shadowPackage(): { pythonPath: string; callbackDir: string } {
   return { pythonPath: root, callbackDir };
 }
 
-describe('findDisplayCallbackDir', () => {
+describeOrSkip('findDisplayCallbackDir', missingPrograms('ansible-playbook', 'ansible_runner'), () => {
   test("asks ansible-playbook's Python, which knows the installed ansible-runner", async () => {
     const dir = await findDisplayCallbackDir(['ansible-playbook'], new Map([['PATH', basePath]]), os.tmpdir());
     expect(existsSync(path.join(dir, 'awx_display.py'))).toBe(true);
