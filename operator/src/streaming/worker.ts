@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream';
 import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
-import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
+import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits, type ZipProgress } from '../protocol/zip.js';
 import { prefetchDisplayCallbackDir } from '../job/executables.js';
 import { JobConfigError, runJob, type JobResult } from '../job/index.js';
 
@@ -28,6 +28,8 @@ export interface WorkerOptions {
   /** Refuse to run unless the job stream hashes to this (hex sha256). */
   inputSha256?: string;
   limits?: UnpackLimits;
+  /** Called as the private data dir is unpacked. */
+  onUnpackProgress?: (progress: ZipProgress) => void;
   signal?: AbortSignal;
   tmpDir?: string;
 }
@@ -88,7 +90,7 @@ async function receiveJob(source: AsyncIterable<Buffer | string>, dataDir: strin
   const frames = readFrames(options.inputSha256 ? hashed() : source, { tmpDir, keysBeforeZip: ['kwargs'] });
   for await (const frame of frames) {
     if (frame.kind === 'message' && 'kwargs' in frame.value) kwargs = frame.value.kwargs;
-    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS);
+    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS, { onProgress: options.onUnpackProgress });
   }
   if (options.inputSha256) {
     const actual = hash.digest('hex');
