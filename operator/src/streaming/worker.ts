@@ -16,6 +16,7 @@ import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
 import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits, type ZipProgress } from '../protocol/zip.js';
 import { prefetchDisplayCallbackDir } from '../job/executables.js';
+import { preloadPty } from '../job/pty.js';
 import { JobConfigError, runJob, type JobResult } from '../job/index.js';
 
 export interface WorkerOptions {
@@ -126,6 +127,7 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
   // Both take a while and need nothing from the job; they overlap with receiving it.
   prefetchDisplayCallbackDir();
   preloadZipReader();
+  preloadPty();
   const writer = new ResultWriter(out);
   const { dir, removeAfter } = await prepareDataDir(options);
   const keepalive = startKeepalive(writer, options.keepaliveSeconds ?? 0);
