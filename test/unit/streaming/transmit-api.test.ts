@@ -4,6 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
+import { fileURLToPath } from 'node:url';
+import ts from 'typescript';
 import { transmit, TransmitError, type TransmitOptions } from '../../../operator/src/streaming/transmit.js';
 
 function dataDir(): string {
@@ -39,7 +41,39 @@ describe('the output stream', () => {
   });
 });
 
+/** Type errors of `code` (which can import `TRANSMIT`), as `line: message`; jest's transform does not report them. */
+function typeErrors(code: string): string[] {
+  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ajo-transmit-types-')), 'check.ts');
+  writeFileSync(file, code);
+  const program = ts.createProgram([file], {
+    strict: true,
+    noEmit: true,
+    skipLibCheck: true,
+    target: ts.ScriptTarget.ES2022,
+    module: ts.ModuleKind.NodeNext,
+    moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    types: [],
+  });
+  return ts
+    .getPreEmitDiagnostics(program)
+    .filter((d) => d.file?.fileName === file)
+    .map((d) => `${d.file!.getLineAndCharacterOfPosition(d.start!).line + 1}: ${ts.flattenDiagnosticMessageText(d.messageText, ' ').split(' ')[0]}`);
+}
+
+const TRANSMIT = fileURLToPath(new URL('../../../operator/src/streaming/transmit.js', import.meta.url));
+
 describe('the options type', () => {
+  test('the compiler refuses options with neither a playbook nor a module, or both', () => {
+    const code = [
+      `import type { TransmitOptions } from ${JSON.stringify(TRANSMIT)};`,
+      "export const playbook: TransmitOptions = { privateDataDir: 'd', playbook: 'p.yml', limit: 'web' };",
+      "export const module: TransmitOptions = { privateDataDir: 'd', module: 'ping', moduleArgs: 'data=x' };",
+      "export const neither: TransmitOptions = { privateDataDir: 'd' };",
+      "export const both: TransmitOptions = { privateDataDir: 'd', playbook: 'p.yml', module: 'ping' };",
+    ].join('\n');
+    expect(typeErrors(code)).toEqual(['4: Type', '5: Type']);
+  });
+
   test('needs a playbook or a module, and not both', async () => {
     const privateDataDir = dataDir();
     const accepted: TransmitOptions[] = [
