@@ -1,7 +1,7 @@
 // `ajo worker cleanup` as a process: output lines and exit codes, checked
 // against the real ansible-runner 2.3.1 where both should behave the same.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -170,6 +170,48 @@ describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
     const r = await ours([`--file-pattern=${d}/*`, '--dry-run']);
     expect(r.stdout).toBe(`Would remove private data dir ${d}/a\nWould remove private data dir ${d}/b\nWould remove 2 private data dir(s) in pattern ${d}/*\n(changed: False)`);
     expect(readdirSync(d).sort()).toEqual(['a', 'b']);
+  });
+
+  const asRoot = process.getuid?.() === 0;
+  if (!asRoot) console.warn('SKIPPED unremovable-dir CLI test: mounting a tmpfs needs root');
+  (asRoot ? test : test.skip)('a dir that cannot be removed is reported, the others go, and (changed: …) still ends stdout (exit 1)', async () => {
+    const d = tree(['mounted', 'plain']);
+    const mountPoint = path.join(d, 'mounted', 'mnt');
+    mkdirSync(mountPoint);
+    utimesSync(path.join(d, 'mounted'), HOUR_AGO, HOUR_AGO);
+    const mount = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'ajo-test', mountPoint], { encoding: 'utf8' });
+    expect(mount.stderr).toBe('');
+    try {
+      const r = await ours([`--file-pattern=${d}/*`]);
+      expect(r).toEqual({
+        exitCode: 1,
+        stdout: `Removed 1 private data dir(s) in pattern ${d}/*\n(changed: True)`,
+        stderr: `Error removing ${d}/mounted: refusing to cross a filesystem boundary at ${mountPoint}`,
+      });
+      expect(readdirSync(d)).toEqual(['mounted']);
+    } finally {
+      spawnSync('umount', [mountPoint]);
+    }
+  });
+
+  test('a dangling symlink is skipped as a symlink, never called a system folder', async () => {
+    // TMPDIR naming a link whose dir was deleted: the tmp dir is protected, but there is nothing behind it.
+    const d = tree(['job']);
+    const link = path.join(d, 'tmp-link');
+    symlinkSync(path.join(d, 'deleted'), link);
+    const r = await runCleanupCli([`--file-pattern=${d}/*`, '--grace-period', '0'], { TMPDIR: link });
+    expect(r).toEqual({ exitCode: 0, stdout: `Removed 1 private data dir(s) in pattern ${d}/*\n(changed: True)`, stderr: '' });
+    expect(lstatSync(link).isSymbolicLink()).toBe(true);
+  });
+
+  test('a dangling symlink under a symlinked base dir does not make the pattern "resolve outside" it', async () => {
+    const real = tree(['job-old']);
+    symlinkSync(path.join(real, 'job-gone'), path.join(real, 'job-dangling'));
+    const via = path.join(work, 'via');
+    symlinkSync(real, via);
+    const r = await ours([`--file-pattern=${via}/job-*`, '--grace-period', '0']);
+    expect(r).toEqual({ exitCode: 0, stdout: `Removed 1 private data dir(s) in pattern ${via}/job-*\n(changed: True)`, stderr: '' });
+    expect(readdirSync(real)).toEqual(['job-dangling']);
   });
 
   test('lists are space separated like argparse: a,b is one exclude string', async () => {

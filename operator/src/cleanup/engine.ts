@@ -10,6 +10,7 @@ import path from 'node:path';
 // cleanup is opt-in, and the operator should not carry it in memory otherwise.
 import type Docker from 'dockerode';
 import { z } from 'zod';
+import { importPeer } from '../protocol/optional-peer.js';
 
 export type Executable = 'docker' | 'podman';
 export type EngineKind = 'docker' | 'podman';
@@ -140,7 +141,7 @@ function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<
 /** Connect and identify the engine; any failure is an EngineUnreachableError naming the endpoint. */
 export async function connectEngine(executable: Executable, endpoint: EngineEndpoint, env: NodeJS.ProcessEnv = process.env): Promise<Engine> {
   const options = dockerOptions(endpoint, env);
-  const { default: DockerClient } = await import('dockerode');
+  const { default: DockerClient } = await importPeer('dockerode', 'Image cleanup (the Docker/Podman engine API)', () => import('dockerode'));
   const api = new DockerClient(options);
   let version: VersionResponse;
   try {

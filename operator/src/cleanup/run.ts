@@ -70,7 +70,9 @@ export async function runWorkerCleanup(options: WorkerCleanupOptions, io: Output
     result.dirs = dirs;
     if (dirs.refusal) return fail(dirs.refusal.message);
     printDirOutcome(dirs, io);
-    if (dirs.errors.length > 0) return { ...result, exitCode: 1 };
+    // Dirs that could not be removed are per-path failures, not a reason to skip the
+    // image steps or the (changed: ...) line that tools parse: they only set the exit code.
+    if (dirs.errors.length > 0) result.exitCode = 1;
   }
 
   if (options.removeImages.length > 0 || options.imagePrune) {

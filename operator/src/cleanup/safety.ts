@@ -3,7 +3,7 @@
 // `/var/*` pass its check; here the whole OS trees are off limits, the data
 // roots and their direct children are protected, and a match may never
 // resolve outside the literal directory its pattern starts from.
-import { realpathSync } from 'node:fs';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -36,6 +36,21 @@ function resolveOrSelf(p: string): string {
     return realpathSync(p);
   } catch {
     return path.resolve(p);
+  }
+}
+
+/**
+ * A symlink that leads nowhere (missing target, loop). Nothing can be reached
+ * through it and cleanup skips every symlink, so it is neither a system folder
+ * nor a path outside the base; its own location is all "resolving" could give.
+ */
+export function isDanglingSymlink(p: string): boolean {
+  if (lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return false;
+  try {
+    statSync(p);
+    return false;
+  } catch {
+    return true;
   }
 }
 
@@ -95,7 +110,8 @@ const SAFETY_TRAILER = 'Refusing to continue for user system safety.';
  * the first refusal, so nothing is removed when any match is dangerous.
  */
 export function checkPattern(pattern: string, matches: readonly string[], cwd: string, guard: ProtectedPaths): Refusal | undefined {
-  const bad = matches.filter((m) => systemPathReason(resolveOrSelf(path.resolve(cwd, m)), guard) !== undefined);
+  const reachable = matches.filter((m) => !isDanglingSymlink(path.resolve(cwd, m)));
+  const bad = reachable.filter((m) => systemPathReason(resolveOrSelf(path.resolve(cwd, m)), guard) !== undefined);
   if (bad.length > 0) {
     // Same text as ansible-runner, which joins the paths with spaces.
     return { kind: 'system-path', paths: bad, message: `Provided pattern could result in deleting system folders:\n${bad.join(' ')}\n${SAFETY_TRAILER}` };
@@ -108,7 +124,7 @@ export function checkPattern(pattern: string, matches: readonly string[], cwd: s
     };
   }
   const base = resolveOrSelf(patternBase(pattern, cwd));
-  const escapes = matches
+  const escapes = reachable
     .map((m) => ({ match: m, real: resolveOrSelf(path.resolve(cwd, m)) }))
     .filter(({ real }) => real === base || !isAncestorOrSelf(base, real))
     .map(({ match, real }) => `${match} -> ${real}`);

@@ -13,6 +13,7 @@ import type { StatusDocument } from '../protocol/status-document.js';
 import type { UnpackLimits } from '../protocol/zip.js';
 import type { TransmitOptions } from '../streaming/transmit.js';
 import { UsageError } from './errors.js';
+import { stderrProgress } from './progress.js';
 
 // Each command imports what it runs when it runs: a worker should not pay at start-up for
 // process's HTTP server, transmit's YAML parser or the other direction's zip library.
@@ -113,11 +114,13 @@ type RunFlags = {
 };
 
 async function toTransmitOptions(dir: string, f: RunFlags): Promise<TransmitOptions> {
-  if (!f.playbook && !f.module) throw new UsageError('the -p option must be specified when not using -m');
+  // ansible-runner's (argparse's) words for both cases.
+  if (f.playbook && f.module) throw new UsageError('argument -m/--module: not allowed with argument -p/--playbook');
+  const target = f.playbook ? { playbook: f.playbook } : f.module ? { module: f.module } : undefined;
+  if (!target) throw new UsageError('the -p option must be specified when not using -m');
   return {
     privateDataDir: dir,
-    playbook: f.playbook,
-    module: f.module,
+    ...target,
     moduleArgs: f.args,
     hostPattern: f.hosts,
     inventory: f.inventory,
@@ -211,7 +214,12 @@ export function registerStreamingCommands(program: Command): Command {
   ).action(async (dir: string, flags: RunFlags & { onlyTransmitKwargs?: boolean }) => {
     const options = await toTransmitOptions(dir, flags);
     const { transmit } = await import('../streaming/transmit.js');
-    await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs }, process.stdout);
+    const progress = stderrProgress('ajo transmit:', process.stdout.isTTY === true);
+    try {
+      await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs }, process.stdout, { onProgress: (p) => progress?.update(p) });
+    } finally {
+      progress?.finish();
+    }
   });
 
   const workerCommand = limitOptions(
@@ -232,6 +240,7 @@ export function registerStreamingCommands(program: Command): Command {
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
     // Loaded on demand: the job runner pulls in node-pty, which transmit and process never need.
     const { worker } = await import('../streaming/worker.js');
+    const progress = stderrProgress('ajo worker: unpacked', output === process.stdout && process.stdout.isTTY === true);
     const result = await worker(input, output, {
       privateDataDir: flags.privateDataDir,
       delete: flags.delete,
@@ -239,7 +248,8 @@ export function registerStreamingCommands(program: Command): Command {
       inputSha256: flags.inputSha256,
       limits: await limitsFrom(flags),
       signal: controller.signal,
-    });
+      onUnpackProgress: (p) => progress?.update(p),
+    }).finally(() => progress?.finish());
     await closeOutput(output);
     if (!result.ok) {
       process.stderr.write(`ajo worker: ${result.explanation}\n`);
@@ -303,7 +313,19 @@ export function registerStreamingCommands(program: Command): Command {
     const controller = cancelOnSignals();
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
     const { run } = await import('../streaming/run.js');
-    const result = await run({ ...options, display: flags.quiet ? undefined : process.stdout, signal: controller.signal });
+    // Both lines end before the playbook prints anything, so stdout may share the terminal.
+    const packing = stderrProgress('ajo run: packed', false);
+    const unpacking = stderrProgress('ajo run: unpacked', false);
+    const result = await run({
+      ...options,
+      display: flags.quiet ? undefined : process.stdout,
+      signal: controller.signal,
+      onPackProgress: (p) => packing?.update(p),
+      onUnpackProgress: (p) => unpacking?.update(p),
+    }).finally(() => {
+      packing?.finish();
+      unpacking?.finish();
+    });
     process.stderr.write(summaryLine(result.process.document) + '\n');
     if (!result.worker.ok) process.stderr.write(`ajo run: ${result.worker.explanation}\n`);
     process.exitCode = result.process.rc ?? 1;

@@ -14,6 +14,7 @@ import path from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
+import { importPeer } from '../protocol/optional-peer.js';
 
 export interface PreparedRequest {
   headers: Record<string, string>;
@@ -194,7 +195,7 @@ function pluginAccess(
   let loading: Promise<Loaded> | undefined;
   const pool = renewingPool();
   const load = async (): Promise<Loaded> => {
-    const module = await import('@kubernetes/client-node');
+    const module = await importPeer('@kubernetes/client-node', `The kubeconfig's credential plugin (exec or auth-provider)`, () => import('@kubernetes/client-node'));
     const kubeConfig = new module.KubeConfig();
     if (kubeconfigPath) kubeConfig.loadFromFile(kubeconfigPath);
     else kubeConfig.loadFromDefault();

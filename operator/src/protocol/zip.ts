@@ -58,11 +58,21 @@ export interface PackResult {
   skipped: string[];
 }
 
+/** Work done so far: members (files and symlinks) and the bytes of their contents. */
+export interface ZipProgress {
+  files: number;
+  bytes: number;
+  /** Set on the last call, once the whole archive is written or unpacked. */
+  done: boolean;
+}
+
 export interface PackOptions {
   /** Names directly under `dir` to leave out. */
   excludeTopLevel?: readonly string[];
   /** Write zip64 records even where sizes fit; for tests of the zip64 paths. */
   forceZip64?: boolean;
+  /** Called after each file or symlink is added, and once more when the archive is complete. */
+  onProgress?: (progress: ZipProgress) => void;
 }
 
 /**
@@ -73,9 +83,16 @@ export interface PackOptions {
 export async function packDirectory(dir: string, zipFile: string, options: PackOptions = {}): Promise<PackResult> {
   const zip = ZipWriter.create(zipFile, { forceZip64: options.forceZip64 });
   const result: PackResult = { entries: 0, skipped: [] };
+  const progress: ZipProgress = { files: 0, bytes: 0, done: false };
+  const added = (bytes: number): void => {
+    progress.files++;
+    progress.bytes += bytes;
+    options.onProgress?.({ ...progress });
+  };
   try {
-    await addTree(zip, dir, '', result, new Set(options.excludeTopLevel ?? []));
+    await addTree(zip, dir, '', result, new Set(options.excludeTopLevel ?? []), added);
     result.entries = (await zip.finish()).entries;
+    options.onProgress?.({ ...progress, done: true });
   } catch (err) {
     zip.abort();
     throw err;
@@ -92,7 +109,14 @@ function listDir(dir: string): Dirent[] {
   }
 }
 
-async function addTree(zip: ZipWriter, root: string, relDir: string, result: PackResult, exclude: ReadonlySet<string>): Promise<void> {
+async function addTree(
+  zip: ZipWriter,
+  root: string,
+  relDir: string,
+  result: PackResult,
+  exclude: ReadonlySet<string>,
+  added: (bytes: number) => void,
+): Promise<void> {
   const entries = listDir(path.join(root, relDir)).filter((entry) => relDir !== '' || !exclude.has(entry.name));
   const subdirs: string[] = [];
   for (const entry of entries) {
@@ -103,8 +127,10 @@ async function addTree(zip: ZipWriter, root: string, relDir: string, result: Pac
       subdirs.push(rel);
     } else if (info.isSymbolicLink()) {
       await zip.addSymlink(rel, readlinkSync(abs));
+      added(0);
     } else if (info.isFile()) {
       await zip.addFile(rel, abs, { mode: info.mode, mtime: info.mtime }, info.size);
+      added(info.size);
     } else {
       // FIFOs (runner's ssh_key_data), sockets and devices carry no data worth sending.
       result.skipped.push(rel);
@@ -114,7 +140,7 @@ async function addTree(zip: ZipWriter, root: string, relDir: string, result: Pac
     const info = lstatSync(path.join(root, rel));
     await zip.addDirectory(rel, { mode: info.mode, mtime: info.mtime });
   }
-  for (const rel of subdirs) await addTree(zip, root, rel, result, exclude);
+  for (const rel of subdirs) await addTree(zip, root, rel, result, exclude, added);
 }
 
 // ---------------------------------------------------------------- unpacking
@@ -340,6 +366,10 @@ class Unpacker {
     return Buffer.concat(chunks);
   }
 
+  reportProgress(options: UnpackOptions, done: boolean): void {
+    options.onProgress?.({ files: this.result.files + this.result.symlinks, bytes: this.result.bytes, done });
+  }
+
   async applyDirectoryModes(): Promise<void> {
     // Deepest first, so setting a parent's mtime is not undone by touching a child.
     const ordered = [...this.directoryModes].sort((a, b) => b.dir.length - a.dir.length);
@@ -365,8 +395,18 @@ function explainZipError(err: Error): Error {
   return new UnsafeArchiveError(`the zip archive is invalid: ${message}`);
 }
 
+export interface UnpackOptions {
+  /** Called after each member is written, and once more when all are. */
+  onProgress?: (progress: ZipProgress) => void;
+}
+
 /** Unpack `zipFile` into `root` (created if missing). */
-export async function unpackArchive(zipFile: string, root: string, limits: UnpackLimits = DEFAULT_UNPACK_LIMITS): Promise<UnpackResult> {
+export async function unpackArchive(
+  zipFile: string,
+  root: string,
+  limits: UnpackLimits = DEFAULT_UNPACK_LIMITS,
+  options: UnpackOptions = {},
+): Promise<UnpackResult> {
   await mkdir(root, { recursive: true, mode: 0o700 });
   const realRoot = await realpath(root);
   const yauzl = await loadYauzl();
@@ -386,11 +426,15 @@ export async function unpackArchive(zipFile: string, root: string, limits: Unpac
       zip.on('error', fail);
       zip.on('end', resolve);
       zip.on('entry', (entry: Entry) => {
-        unpacker.extract(entry).then(() => zip.readEntry(), fail);
+        unpacker.extract(entry).then(() => {
+          unpacker.reportProgress(options, false);
+          zip.readEntry();
+        }, fail);
       });
       zip.readEntry();
     });
     await unpacker.applyDirectoryModes();
+    unpacker.reportProgress(options, true);
   } finally {
     zip.close();
   }

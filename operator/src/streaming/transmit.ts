@@ -14,7 +14,7 @@ import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { EOF_LINE, messageLine, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
-import { packDirectory } from '../protocol/zip.js';
+import { packDirectory, type ZipProgress } from '../protocol/zip.js';
 
 export const DEFAULT_CONTAINER_IMAGE = 'quay.io/ansible/ansible-runner:devel';
 
@@ -66,7 +66,14 @@ export const transmitOptionsSchema = z
     }
   });
 
-export type TransmitOptions = z.input<typeof transmitOptionsSchema>;
+/**
+ * Exactly one of a playbook or a module, in the type as in the schema, so a
+ * job with neither is flagged by the compiler and not only at run time.
+ */
+export type RequirePlaybookOrModule<T extends { playbook?: string | undefined; module?: string | undefined }> = Omit<T, 'playbook' | 'module'> &
+  ({ playbook: string; module?: undefined } | { module: string; playbook?: undefined });
+
+export type TransmitOptions = RequirePlaybookOrModule<z.input<typeof transmitOptionsSchema>>;
 
 /** The kwargs object, in ansible-runner's key order and types. */
 export function buildKwargs(options: z.output<typeof transmitOptionsSchema>): Map<string, unknown> {
@@ -140,8 +147,41 @@ export interface TransmitResult {
   skipped: string[];
 }
 
-/** Write the job stream for `options` to `out`. */
-export async function transmit(options: TransmitOptions, out: Writable): Promise<TransmitResult> {
+/** How `transmit` treats its output stream; kept apart from the job's options, which travel in the stream. */
+export interface TransmitStreamOptions {
+  /**
+   * End `out` once the job stream is complete, as `stream.pipeline` and
+   * `readable.pipe` do (default true); `false` leaves it open for more. Like
+   * them, `process.stdout` and `process.stderr` are never ended.
+   */
+  end?: boolean;
+  /** Called as files are packed into the payload. */
+  onProgress?: (progress: ZipProgress) => void;
+}
+
+/**
+ * Write the job stream for `options` to `out`. With `end` (the default), `out`
+ * is ended when done and destroyed on failure, so a reader never waits for
+ * bytes that will not come.
+ */
+export async function transmit(options: TransmitOptions, out: Writable, streamOptions: TransmitStreamOptions = {}): Promise<TransmitResult> {
+  const owned = streamOptions.end !== false && out !== process.stdout && out !== process.stderr;
+  try {
+    const result = await writeJobStream(options, out, streamOptions.onProgress);
+    if (owned) await endStream(out);
+    return result;
+  } catch (err) {
+    // Without an error argument: an 'error' event nobody listens to yet would crash the caller.
+    if (owned) out.destroy();
+    throw err;
+  }
+}
+
+async function endStream(out: Writable): Promise<void> {
+  await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+}
+
+async function writeJobStream(options: TransmitOptions, out: Writable, onProgress?: (progress: ZipProgress) => void): Promise<TransmitResult> {
   const parsed = transmitOptionsSchema.safeParse(options);
   if (!parsed.success) throw new TransmitError(parsed.error.issues.map((i) => (i.path.length ? `${i.path.join('.')}: ` : '') + i.message).join('; '));
   const o = parsed.data;
@@ -158,7 +198,7 @@ export async function transmit(options: TransmitOptions, out: Writable): Promise
     const staging = await mkdtemp(path.join(o.tmpDir ?? os.tmpdir(), 'ajo-transmit-'));
     try {
       const zipFile = path.join(staging, 'data.zip');
-      const packed = await packDirectory(o.privateDataDir, zipFile, { excludeTopLevel: o.excludeArtifacts ? ['artifacts'] : [] });
+      const packed = await packDirectory(o.privateDataDir, zipFile, { excludeTopLevel: o.excludeArtifacts ? ['artifacts'] : [], onProgress });
       result.entries = packed.entries;
       result.skipped = packed.skipped;
       result.zipBytes = await writeZipFrame(out, zipFile);

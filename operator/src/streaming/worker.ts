@@ -14,8 +14,9 @@ import type { Writable } from 'node:stream';
 import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
-import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
+import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits, type ZipProgress } from '../protocol/zip.js';
 import { prefetchDisplayCallbackDir } from '../job/executables.js';
+import { preloadPty } from '../job/pty.js';
 import { JobConfigError, runJob, type JobResult } from '../job/index.js';
 
 export interface WorkerOptions {
@@ -28,6 +29,8 @@ export interface WorkerOptions {
   /** Refuse to run unless the job stream hashes to this (hex sha256). */
   inputSha256?: string;
   limits?: UnpackLimits;
+  /** Called as the private data dir is unpacked. */
+  onUnpackProgress?: (progress: ZipProgress) => void;
   signal?: AbortSignal;
   tmpDir?: string;
 }
@@ -88,7 +91,7 @@ async function receiveJob(source: AsyncIterable<Buffer | string>, dataDir: strin
   const frames = readFrames(options.inputSha256 ? hashed() : source, { tmpDir, keysBeforeZip: ['kwargs'] });
   for await (const frame of frames) {
     if (frame.kind === 'message' && 'kwargs' in frame.value) kwargs = frame.value.kwargs;
-    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS);
+    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS, { onProgress: options.onUnpackProgress });
   }
   if (options.inputSha256) {
     const actual = hash.digest('hex');
@@ -124,6 +127,7 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
   // Both take a while and need nothing from the job; they overlap with receiving it.
   prefetchDisplayCallbackDir();
   preloadZipReader();
+  preloadPty();
   const writer = new ResultWriter(out);
   const { dir, removeAfter } = await prepareDataDir(options);
   const keepalive = startKeepalive(writer, options.keepaliveSeconds ?? 0);
