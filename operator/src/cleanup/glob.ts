@@ -3,9 +3,9 @@
 // those semantics: one path segment per wildcard, `**` behaves like `*`,
 // leading-dot names only match patterns that start with a dot, literal paths
 // match when they lexist (broken symlinks included), and a trailing slash
-// matches directories only. Node 20 has no fs.glob, and general-purpose glob
-// libraries differ from Python on exactly these points (brace expansion,
-// globstar, dot handling), so a small audited port is safer than a dependency.
+// matches directories only. Node's own fs.glob (Node 22+) and general-purpose
+// glob libraries differ from Python on exactly these points (brace expansion,
+// globstar, dot handling), so a small audited port is safer than either.
 // Unlike Python the result is sorted, so runs are reproducible.
 import { lstatSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
