@@ -59,8 +59,22 @@ export async function parseExtravars(values: readonly string[]): Promise<Record<
   return merged;
 }
 
-/** commander's parser for each kind of flag value the run options table names. */
-// Each parser's own value type is erased here: commander stores whatever it returns.
+/** The run options table, which main.ts loads only for the commands that take run options. */
+export type RunOptionsTable = typeof import('../protocol/run-options.js');
+
+interface RunFlag {
+  name: RunOptionName;
+  flag: Flag;
+  /** Where commander files the flag's value: `--args` under `args`, for the option moduleArgs. */
+  attribute: string;
+}
+
+const longFlag = (flag: Flag): string => flag.flags.split(/[ ,]+/).find((part) => part.startsWith('--'))!;
+
+/**
+ * commander's parser for each kind of flag value the run options table names
+ * (typed loosely: commander stores whatever a parser returns).
+ */
 function parserFor(flag: Flag): ((value: string, previous: unknown) => unknown) | undefined {
   const long = longFlag(flag);
   switch (flag.value) {
@@ -77,18 +91,6 @@ function parserFor(flag: Flag): ((value: string, previous: unknown) => unknown) 
       return undefined;
   }
 }
-
-/** The run options table, which main.ts loads only for the commands that take run options. */
-export type RunOptionsTable = typeof import('../protocol/run-options.js');
-
-interface RunFlag {
-  name: RunOptionName;
-  flag: Flag;
-  /** Where commander files the flag's value: `--args` under `args`, for the option moduleArgs. */
-  attribute: string;
-}
-
-const longFlag = (flag: Flag): string => flag.flags.split(/[ ,]+/).find((part) => part.startsWith('--'))!;
 
 function runFlagsOf(table: RunOptionsTable): RunFlag[] {
   return (Object.entries(table.RUN_OPTIONS) as Array<[RunOptionName, RunOption]>).flatMap(([name, row]) =>

@@ -82,16 +82,23 @@ async function placeRolePlaybook(privateDataDir: string, name: string, text: str
     },
   );
   const file = path.join(project, name);
-  await writeFile(file, text, { mode: 0o400, flag: 'wx' });
+  // rmdir, not rm -r: whatever else appeared in project/ meanwhile is not ours to delete.
+  const removeProject = async () => {
+    if (!created) return;
+    await rmdir(project).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT') throw err;
+    });
+  };
+  await writeFile(file, text, { mode: 0o400, flag: 'wx' }).catch(async (err: unknown) => {
+    await removeProject();
+    throw err;
+  });
   let undone = false;
   return async () => {
     if (undone) return;
     undone = true;
     await rm(file, { force: true });
-    // rmdir, not rm -r: whatever else appeared in project/ meanwhile is not ours to delete.
-    if (created) await rmdir(project).catch((err: NodeJS.ErrnoException) => {
-      if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT') throw err;
-    });
+    await removeProject();
   };
 }
 
@@ -130,14 +137,16 @@ export async function transmit(options: TransmitOptions, out: Writable): Promise
   if (!checked.ok) throw new TransmitError(checked.error);
 
   const result: TransmitResult = { kwargs: checked.kwargs, zipBytes: 0, entries: 0, skipped: [] };
+  const kwargsLine = messageLine(new Map([['kwargs', kwargs]]));
   if (o.onlyTransmitKwargs) {
-    await writeOut(out, messageLine(new Map([['kwargs', kwargs]])));
+    await writeOut(out, kwargsLine);
   } else {
-    // Placed before anything is written, so that a read-only DIR fails with an empty stream.
-    const removePlay = play === undefined ? undefined : await placeRolePlaybook(o.privateDataDir, o.playbook!, play);
     const staging = await mkdtemp(path.join(o.tmpDir ?? os.tmpdir(), 'ajo-transmit-'));
+    let removePlay: (() => Promise<void>) | undefined;
     try {
-      await writeOut(out, messageLine(new Map([['kwargs', kwargs]])));
+      // Placed before anything is written, so that a read-only DIR fails with an empty stream.
+      if (play !== undefined) removePlay = await placeRolePlaybook(o.privateDataDir, o.playbook!, play);
+      await writeOut(out, kwargsLine);
       const zipFile = path.join(staging, 'data.zip');
       const packed = await packDirectory(o.privateDataDir, zipFile, { excludeTopLevel: o.excludeArtifacts ? ['artifacts'] : [] });
       await removePlay?.(); // DIR is as it was as soon as the zip exists
