@@ -12,7 +12,10 @@ import { ALL_COMBOS, comboName, withoutTimingEvents, normaliseText, outline, pyt
 interface Case {
   name: string;
   dataDir: () => string;
-  playbook: string;
+  /** Sent as -p; without it, transmitArgs say what to run. */
+  playbook?: string;
+  /** More transmit flags, which both CLIs accept. */
+  transmitArgs?: string[];
   /** Polls and retries happen as timing dictates; compare without them. */
   timingSensitive?: boolean;
   /** Module output depends on the machine's state: compare the run's outline only. */
@@ -38,6 +41,18 @@ function madeDataDir(playbook: string, body: string, extra: Record<string, strin
 }
 
 const fixtureDir = (...parts: string[]) => () => fixture(...parts);
+
+/** A private data dir with a role in roles/ and no project/: -r makes the playbook. */
+function roleDataDir(role: string, tasks: string): () => string {
+  return () => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-case-'));
+    mkdirSync(path.join(dir, 'roles', role, 'tasks'), { recursive: true });
+    writeFileSync(path.join(dir, 'roles', role, 'tasks', 'main.yml'), tasks);
+    mkdirSync(path.join(dir, 'inventory'));
+    writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
+    return dir;
+  };
+}
 
 const CASES: Case[] = [
   { name: 'demo fixture (async, poll 0, async_status, fact cache)', dataDir: fixtureDir('demo'), playbook: 'test.yml', timingSensitive: true, volatileOutput: true, expect: { rc: '0', status: 'successful' } },
@@ -106,6 +121,26 @@ const CASES: Case[] = [
 `,
     ),
   },
+  {
+    name: 'a role in DIR/roles without --roles-path: not found, as by ansible-runner 2.3.1',
+    transmitArgs: ['-r', 'greet'],
+    expect: { rc: '1', status: 'failed' },
+    dataDir: roleDataDir('greet', '- debug: msg=unreachable\n'),
+  },
+  {
+    name: 'a role run with -r (roles/greet, --role-vars, --role-skip-facts)',
+    // ansible-runner's -r puts no DIR/roles on the worker's roles path: --roles-path does, from project/.
+    transmitArgs: ['-r', 'greet', '--roles-path', '../roles', '--role-vars', 'greeting=hi count=3 items=[1,2]', '--role-skip-facts'],
+    expect: { rc: '0', status: 'successful' },
+    dataDir: roleDataDir(
+      'greet',
+      `- debug:
+    msg: "{{ greeting }} x{{ count + 1 }} {{ items | sum }}"
+- command: echo from the role
+  changed_when: false
+`,
+    ),
+  },
 ];
 
 const comparable = (o: PipelineOutcome, c: Case) => ({
@@ -128,7 +163,7 @@ describeIf.each(CASES)('conformance: $name', (testCase) => {
   let reference: PipelineOutcome;
 
   beforeAll(() => {
-    reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, { dataDir: testCase.dataDir(), playbook: testCase.playbook });
+    reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, { dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
   });
 
   test('the all-ansible-runner reference behaves as recorded', () => {
@@ -137,7 +172,7 @@ describeIf.each(CASES)('conformance: $name', (testCase) => {
   });
 
   test.each(combos.filter((c) => comboName(c) !== 'runner|runner|runner'))('$transmit | $worker | $process agrees with it', (combo) => {
-    const outcome = runPipeline(combo, { dataDir: testCase.dataDir(), playbook: testCase.playbook });
+    const outcome = runPipeline(combo, { dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
     const sensitive = testCase.timingSensitive ?? false;
     expect(comparable(outcome, testCase)).toEqual(comparable(reference, testCase));
     // Whichever process printed it, the playbook output a user sees is the same.

@@ -43,7 +43,8 @@ function stage(impl: Impl, args: string[]): string {
 export interface PipelineInput {
   /** Private data dir (copied, never modified). */
   dataDir: string;
-  playbook: string;
+  /** Sent as -p; without it, transmitArgs say what to run (-m, -r). */
+  playbook?: string;
   /** Extra transmit flags that both CLIs accept. */
   transmitArgs?: string[];
 }
@@ -78,7 +79,7 @@ export function runPipeline(combo: Combo, input: PipelineInput): PipelineOutcome
   const dataDir = copyDataDir(input.dataDir);
   const outDir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-out-'));
   const pipeline = [
-    stage(combo.transmit, ['transmit', dataDir, '-p', input.playbook, ...(input.transmitArgs ?? [])]),
+    stage(combo.transmit, ['transmit', dataDir, ...(input.playbook ? ['-p', input.playbook] : []), ...(input.transmitArgs ?? [])]),
     stage(combo.worker, ['worker']),
     stage(combo.process, ['process', outDir]),
   ].join(' | ');
@@ -170,12 +171,17 @@ function normaliseValue(value: unknown): unknown {
   return value;
 }
 
+/** -r runs a playbook that transmit names with 32 random hex digits. */
+const GENERATED_PLAYBOOK = /^[0-9a-f]{32}$/;
+
 function normaliseEvent(raw: Record<string, unknown>): NormalisedEvent {
+  const data = raw.event_data as Record<string, unknown> | undefined;
+  const eventData = data && typeof data.playbook === 'string' && GENERATED_PLAYBOOK.test(data.playbook) ? { ...data, playbook: '<GENERATED PLAYBOOK>' } : data;
   return {
     event: String(raw.event),
     counter: raw.counter as number,
     stdout: normaliseText(String(raw.stdout ?? '')),
-    event_data: normaliseValue(raw.event_data ?? null),
+    event_data: normaliseValue(eventData ?? null),
   };
 }
 

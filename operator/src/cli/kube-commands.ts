@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { basename, extname, join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { finished } from 'node:stream/promises';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import {
   ANNOTATION_REFRESH,
   API_VERSION,
@@ -28,23 +28,15 @@ import { createLogger, type LogLevel } from '../kube/log.js';
 import { startOperator } from '../manager/operator.js';
 import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from './operator-cleanup-flags.js';
 import { transmit } from '../streaming/transmit.js';
+import { packageVersion, portNumber, positiveInteger, wholeNumber } from './common.js';
 import { UsageError } from './errors.js';
 
 /** Kubernetes refuses Secrets whose data exceeds 1 MiB. */
 export const SECRET_PAYLOAD_LIMIT = 1024 * 1024;
 
-const packageVersion = async () =>
-  (JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
-
 export async function defaultRunnerImage(): Promise<string> {
-  return process.env.AJO_RUNNER_IMAGE ?? `ajo-runner:${await packageVersion()}`;
+  return process.env.AJO_RUNNER_IMAGE ?? `ajo-runner:${packageVersion()}`;
 }
-
-const positiveInt = (name: string) => (value: string) => {
-  const parsed = Number(value);
-  if (!Number.isInteger(parsed) || parsed < 0) throw new InvalidArgumentError(`${name} must be a whole number >= 0`);
-  return parsed;
-};
 
 /** Runs a flag check whose errors are usage errors (exit 2). */
 function usage<T>(check: () => T): T {
@@ -182,12 +174,12 @@ function registerOperator(program: Command) {
     .command('operator')
     .description('run the AnsibleJob controller (leader-elected, with /metrics, /healthz, /readyz)')
     .addOption(new Option('--namespace <ns...>', 'namespaces to watch (default: all)').env('AJO_NAMESPACES').argParser((value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)]))
-    .addOption(new Option('--concurrency <n>', 'jobs reconciled at once').env('AJO_CONCURRENCY').default(16).argParser(positiveInt('--concurrency')))
+    .addOption(new Option('--concurrency <n>', 'jobs reconciled at once').env('AJO_CONCURRENCY').default(16).argParser(positiveInteger('--concurrency')))
     .addOption(new Option('--image <image>', 'default worker image (spec.image overrides)').env('AJO_RUNNER_IMAGE'))
     .addOption(new Option('--process-image <image>', 'image of the process sidecar (default: --image)').env('AJO_PROCESS_IMAGE'))
-    .addOption(new Option('--status-port <port>', 'port of the sidecar status document').default(8765).argParser(positiveInt('--status-port')))
+    .addOption(new Option('--status-port <port>', 'port of the sidecar status document').default(8765).argParser(portNumber('--status-port')))
     .addOption(new Option('--status-via <how>', 'reach sidecars directly (pod IP) or via the API server proxy').choices(['direct', 'proxy']).default('direct'))
-    .addOption(new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz').env('AJO_METRICS_PORT').default(8080).argParser(positiveInt('--metrics-port')))
+    .addOption(new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz').env('AJO_METRICS_PORT').default(8080).argParser(portNumber('--metrics-port')))
     .addOption(new Option('--no-leader-elect', 'run without leader election (a single replica)'))
     .addOption(new Option('--lease-namespace <ns>', 'namespace of the leader Lease').env('POD_NAMESPACE'))
     .addOption(new Option('--lease-name <name>', 'name of the leader Lease').default('ajo-operator'))
@@ -198,7 +190,6 @@ function registerOperator(program: Command) {
       namespace?: string[]; concurrency: number; image?: string; processImage?: string; statusPort: number; statusVia: 'direct' | 'proxy';
       metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string;
     }) => {
-      if (flags.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
       const cleanup = usage(() => cleanupConfigFromFlags(flags));
       const client = clientFrom(flags);
       const logger = createLogger({ level: flags.logLevel, base: { component: 'ajo-operator' } });
@@ -239,12 +230,12 @@ function registerSubmit(program: Command) {
     .requiredOption('-p, --playbook <file>', 'playbook, relative to DIR/project')
     .option('--name <name>', `AnsibleJob name (at most ${MAX_JOB_NAME_LENGTH} characters; default: playbook name + random suffix)`)
     .option('-n, --namespace <ns>', 'namespace (default: the kubeconfig context\'s)')
-    .option('--async <seconds>', 'maximum runtime; past it the job ends TimedOut', positiveInt('--async'))
-    .option('--poll <seconds>', 'seconds between progress refreshes; 0 = fire and forget', positiveInt('--poll'))
+    .option('--async <seconds>', 'maximum runtime; past it the job ends TimedOut', positiveInteger('--async'))
+    .option('--poll <seconds>', 'seconds between progress refreshes; 0 = fire and forget', wholeNumber('--poll'))
     .option('--image <image>', 'execution environment image')
     .addOption(new Option('--worker <kind>', 'worker in the pod').choices(['ajo', 'ansible-runner']))
-    .option('--backoff-limit <n>', 'retries after interruptions', positiveInt('--backoff-limit'))
-    .option('--ttl <seconds>', 'delete the job this long after it finished', positiveInt('--ttl'))
+    .option('--backoff-limit <n>', 'retries after interruptions', wholeNumber('--backoff-limit'))
+    .option('--ttl <seconds>', 'delete the job this long after it finished', wholeNumber('--ttl'))
     .option('-e, --extra-vars <json>', 'extra variables as a JSON object')
     .option('--wait', 'show live output and progress; exit with the job\'s rc')
     .option('--kubeconfig <file>', 'kubeconfig')

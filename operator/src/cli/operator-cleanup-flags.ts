@@ -1,7 +1,8 @@
 // `ajo operator`'s cleanup flags, each with an environment variable so that a
 // Helm chart sets them from values. Artifacts and image cleanup are off unless
 // their flags are given; the orphan/TTL sweep runs unless the interval is 0.
-import { InvalidArgumentError, Option, type Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { wholeNumber } from './common.js';
 
 import { GRACE_PERIOD_DEFAULT_MINUTES } from '../cleanup/dirs.js';
 import {
@@ -26,12 +27,6 @@ export interface CleanupFlags {
   imagePruneLabel?: string[];
   imagePruneUntil?: string;
 }
-
-const wholeNumber = (flag: string) => (value: string) => {
-  const parsed = Number(value);
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(parsed)) throw new InvalidArgumentError(`${flag} must be a whole number >= 0`);
-  return parsed;
-};
 
 /** Repeatable, and comma separated so that one environment variable can hold a list. */
 const list = (value: string, previous: string[] = []) => [...previous, ...value.split(',').map((item) => item.trim()).filter(Boolean)];

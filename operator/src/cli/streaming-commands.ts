@@ -3,15 +3,18 @@
  * Options are validated by the library's zod schemas; this file only maps
  * flags to options and results to exit codes.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
-import { Command, InvalidArgumentError, Option } from 'commander';
+import path from 'node:path';
+import { Command, Option } from 'commander';
+import type { Flag, RunOption, RunOptionName } from '../protocol/run-options.js';
 import type { ProcessResult } from '../streaming/process.js';
 import type { StatusDocument } from '../protocol/status-document.js';
 import type { UnpackLimits } from '../protocol/zip.js';
 import type { TransmitOptions } from '../streaming/transmit.js';
+import { portNumber, positiveInteger, wholeNumber } from './common.js';
 import { UsageError } from './errors.js';
 import { stderrProgress } from './progress.js';
 
@@ -19,13 +22,6 @@ import { stderrProgress } from './progress.js';
 // process's HTTP server, transmit's YAML parser or the other direction's zip library.
 
 const EXIT_BAD_INPUT = 1;
-
-function wholeNumber(name: string) {
-  return (value: string): number => {
-    if (!/^\d+$/.test(value)) throw new InvalidArgumentError(`${name} must be a whole number`);
-    return Number(value);
-  };
-}
 
 function collect(value: string, previous: string[] = []): string[] {
   return [...previous, value];
@@ -36,11 +32,21 @@ export async function parseExtravars(values: readonly string[]): Promise<Record<
   const merged: Record<string, unknown> = {};
   for (const value of values) {
     let source = value;
-    if (value.startsWith('@')) source = await readFile(value.slice(1), 'utf8');
+    if (value.startsWith('@')) {
+      source = await readFile(value.slice(1), 'utf8').catch((err: Error) => {
+        throw new UsageError(`cannot read extra vars file ${value.slice(1)}: ${err.message}`);
+      });
+    }
     const trimmed = source.trim();
     if (trimmed.startsWith('{') || value.startsWith('@')) {
       const { parse } = await import('yaml');
-      const parsed: unknown = parse(source);
+      let parsed: unknown;
+      try {
+        parsed = parse(source);
+      } catch (err) {
+        // The YAML library's message adds a picture of the spot over several lines.
+        throw new UsageError(`extra vars '${value}' are not YAML or JSON: ${(err as Error).message.split('\n')[0]!.replace(/:$/, '')}`);
+      }
       if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) throw new UsageError(`extra vars '${value}' must be a mapping`);
       Object.assign(merged, parsed);
       continue;
@@ -54,98 +60,93 @@ export async function parseExtravars(values: readonly string[]): Promise<Record<
   return merged;
 }
 
-function addRunOptions(command: Command): Command {
-  return command
-    .option('-p, --playbook <file>', 'playbook to run, relative to DIR/project')
-    .option('-m, --module <name>', 'run one module ad hoc instead of a playbook')
-    .option('-a, --args <args>', 'module arguments (with -m)')
-    .option('--hosts <pattern>', 'host pattern (with -m)')
-    .option('-i, --inventory <path>', 'inventory inside DIR (default: DIR/inventory)')
-    .option('--limit <pattern>', 'limit the play to these hosts')
-    .option('--tags <tags>', 'only run tasks with these tags')
-    .option('--skip-tags <tags>', 'skip tasks with these tags')
-    .option('-v, --verbose', 'more ansible verbosity (repeat: -vvv)', (_v: string, n: number) => n + 1, 0)
-    .option('--forks <n>', 'parallel hosts', wholeNumber('--forks'))
-    .option('--cmdline <args>', 'extra ansible-playbook arguments')
-    .option('-e, --extravars <vars>', 'extra vars: key=value, JSON/YAML mapping, or @file (repeatable)', collect)
-    .option('--ident <id>', 'job identifier (default: random)')
-    .option('--timeout <seconds>', "maximum runtime of the whole job (Ansible's async); status 'timeout' after it", wholeNumber('--timeout'))
-    .option('-b, --binary <path>', 'ansible binary to run')
-    .option('--roles-path <path>', 'roles path')
-    .option('--project-dir <path>', 'project directory on the worker')
-    .option('--artifact-dir <path>', 'artifact directory on the worker')
-    .option('--rotate-artifacts <n>', 'keep this many artifact dirs', wholeNumber('--rotate-artifacts'))
-    .option('-j, --json', 'JSON event output')
-    .option('--omit-event-data', 'send events without event_data')
-    .option('--only-failed-event-data', 'send event_data only for failures')
-    .option('--omit-env-files', 'do not write env files into artifacts')
-    .option('--container-image <image>', 'container image (for container-based workers)')
-    .option('--container-volume-mount <mount>', 'container volume mount (repeatable)', collect)
-    .option('--container-option <option>', 'container option (repeatable)', collect);
+/** The run options table, which main.ts loads only for the commands that take run options. */
+export type RunOptionsTable = typeof import('../protocol/run-options.js');
+
+interface RunFlag {
+  name: RunOptionName;
+  flag: Flag;
+  /** Where commander files the flag's value: `--args` under `args`, for the option moduleArgs. */
+  attribute: string;
 }
 
-type RunFlags = {
-  playbook?: string;
-  module?: string;
-  args?: string;
-  hosts?: string;
-  inventory?: string;
-  limit?: string;
-  tags?: string;
-  skipTags?: string;
-  verbose: number;
-  forks?: number;
-  cmdline?: string;
-  extravars?: string[];
-  ident?: string;
-  timeout?: number;
-  binary?: string;
-  rolesPath?: string;
-  projectDir?: string;
-  artifactDir?: string;
-  rotateArtifacts?: number;
-  json?: boolean;
-  omitEventData?: boolean;
-  onlyFailedEventData?: boolean;
-  omitEnvFiles?: boolean;
-  containerImage?: string;
-  containerVolumeMount?: string[];
-  containerOption?: string[];
-};
+const longFlag = (flag: Flag): string => flag.flags.split(/[ ,]+/).find((part) => part.startsWith('--'))!;
 
-async function toTransmitOptions(dir: string, f: RunFlags): Promise<TransmitOptions> {
-  // ansible-runner's (argparse's) words for both cases.
-  if (f.playbook && f.module) throw new UsageError('argument -m/--module: not allowed with argument -p/--playbook');
-  const target = f.playbook ? { playbook: f.playbook } : f.module ? { module: f.module } : undefined;
-  if (!target) throw new UsageError('the -p option must be specified when not using -m');
-  return {
-    privateDataDir: dir,
-    ...target,
-    moduleArgs: f.args,
-    hostPattern: f.hosts,
-    inventory: f.inventory,
-    limit: f.limit,
-    tags: f.tags,
-    skipTags: f.skipTags,
-    verbosity: f.verbose > 0 ? f.verbose : undefined,
-    forks: f.forks,
-    cmdline: f.cmdline,
-    extravars: f.extravars?.length ? await parseExtravars(f.extravars) : undefined,
-    ident: f.ident,
-    timeout: f.timeout,
-    binary: f.binary,
-    rolesPath: f.rolesPath,
-    projectDir: f.projectDir,
-    artifactDir: f.artifactDir,
-    rotateArtifacts: f.rotateArtifacts,
-    json: f.json,
-    omitEventData: f.omitEventData,
-    onlyFailedEventData: f.onlyFailedEventData,
-    omitEnvFiles: f.omitEnvFiles,
-    containerImage: f.containerImage,
-    containerVolumeMounts: f.containerVolumeMount,
-    containerOptions: f.containerOption,
-  };
+/**
+ * commander's parser for each kind of flag value the run options table names
+ * (typed loosely: commander stores whatever a parser returns).
+ */
+function parserFor(flag: Flag): ((value: string, previous: unknown) => unknown) | undefined {
+  const long = longFlag(flag);
+  switch (flag.value) {
+    case 'count':
+      return (_value: string, count: unknown) => ((count as number | undefined) ?? 0) + 1;
+    case 'positive':
+      return positiveInteger(long);
+    case 'whole':
+      return wholeNumber(long);
+    case 'list':
+    case 'extravars':
+      return (value: string, previous: unknown) => collect(value, previous as string[] | undefined);
+    default:
+      return undefined;
+  }
+}
+
+function runFlagsOf(table: RunOptionsTable): RunFlag[] {
+  return (Object.entries(table.RUN_OPTIONS) as Array<[RunOptionName, RunOption]>).flatMap(([name, row]) =>
+    row.flag ? [{ name, flag: row.flag, attribute: new Option(row.flag.flags).attributeName() }] : [],
+  );
+}
+
+function addRunOptions(command: Command, table: RunOptionsTable | undefined, runFlags: readonly RunFlag[]): Command {
+  for (const [group, heading] of Object.entries(table?.HELP_GROUPS ?? {})) {
+    for (const { flag } of runFlags.filter((f) => f.flag.group === group)) {
+      const option = new Option(flag.flags, flag.description).helpGroup(heading);
+      const parse = parserFor(flag);
+      command.addOption(parse ? option.argParser(parse) : option);
+    }
+  }
+  return command;
+}
+
+/**
+ * The flags as library options, checked with transmit's own schema so that a
+ * bad value is a usage error naming the flag.
+ */
+async function toTransmitOptions(dir: string, flags: Record<string, unknown>, runFlags: readonly RunFlag[]): Promise<TransmitOptions> {
+  const options: Record<string, unknown> = { privateDataDir: dir };
+  for (const { name, flag, attribute } of runFlags) {
+    const value = flags[attribute];
+    if (value === undefined) continue;
+    options[name] = flag.value === 'extravars' ? await parseExtravars(value as string[]) : value;
+  }
+  const { transmitOptionsSchema } = await import('../streaming/transmit.js');
+  const checked = transmitOptionsSchema.safeParse(options);
+  if (!checked.success) {
+    throw new UsageError(
+      checked.error.issues
+        .map((issue) => {
+          const run = runFlags.find((f) => f.name === issue.path[0]);
+          return (run ? `${longFlag(run.flag)}: ` : '') + issue.message;
+        })
+        .join('; '),
+    );
+  }
+  noteRolesPath(dir, checked.data);
+  return options as TransmitOptions;
+}
+
+/**
+ * ansible-runner's -r never puts DIR/roles on the worker's roles path (2.3.1
+ * sends no ANSIBLE_ROLES_PATH), so a role kept there is not found unless
+ * --roles-path says where: a note, as the role may be installed elsewhere.
+ */
+function noteRolesPath(dir: string, options: { role?: string; rolesPath?: string }): void {
+  if (!options.role || options.rolesPath !== undefined) return;
+  if (existsSync(path.join(dir, 'roles', options.role)) && !existsSync(path.join(dir, 'project', 'roles', options.role))) {
+    process.stderr.write(`ajo: note: the worker does not look in ${path.join(dir, 'roles')} unless told to: add --roles-path ../roles\n`);
+  }
 }
 
 function limitOptions(command: Command): Command {
@@ -204,19 +205,26 @@ function cancelOnSignals(): AbortController {
   return controller;
 }
 
-export function registerStreamingCommands(program: Command): Command {
+/**
+ * `table` is left out for the commands that take no run options: loading it
+ * (and zod with it) would cost a worker's start-up ~0.2 s for nothing.
+ */
+export function registerStreamingCommands(program: Command, table?: RunOptionsTable): Command {
+  const runFlags = table ? runFlagsOf(table) : [];
   addRunOptions(
     program
       .command('transmit')
       .description('pack a private data dir and run options into a job stream on stdout')
       .argument('<dir>', 'private data dir')
       .option('--only-transmit-kwargs', 'send only the run options, not the files'),
-  ).action(async (dir: string, flags: RunFlags & { onlyTransmitKwargs?: boolean }) => {
-    const options = await toTransmitOptions(dir, flags);
+    table,
+    runFlags,
+  ).action(async (dir: string, flags: Record<string, unknown>) => {
+    const options = await toTransmitOptions(dir, flags, runFlags);
     const { transmit } = await import('../streaming/transmit.js');
     const progress = stderrProgress('ajo transmit:', process.stdout.isTTY === true);
     try {
-      await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs }, process.stdout, { onProgress: (p) => progress?.update(p) });
+      await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs === true }, process.stdout, { onProgress: (p) => progress?.update(p) });
     } finally {
       progress?.finish();
     }
@@ -266,7 +274,7 @@ export function registerStreamingCommands(program: Command): Command {
       .argument('<dir>', 'directory that receives artifacts/')
       .option('--ident <id>', 'write to DIR/artifacts/ID/ instead of DIR/artifacts/')
       .option('--follow <file>', 'follow this file as the worker appends to it, until eof')
-      .option('--status-port <port>', 'serve the status document on this port (GET /status)', wholeNumber('--status-port'))
+      .option('--status-port <port>', 'serve the status document on this port (GET /status)', portNumber('--status-port'))
       .option('--status-file <file>', 'keep the status document in this file')
       .option('--termination-log <file>', 'write the final status document here (Kubernetes termination message)')
       .option('-q, --quiet', 'do not print the playbook output'),
@@ -308,8 +316,10 @@ export function registerStreamingCommands(program: Command): Command {
       .description('transmit, work and process in one go, with no cluster (the embedded default)')
       .argument('<dir>', 'private data dir; artifacts land in DIR/artifacts/')
       .option('-q, --quiet', 'do not print the playbook output'),
-  ).action(async (dir: string, flags: RunFlags & { quiet?: boolean }) => {
-    const options = await toTransmitOptions(dir, flags);
+    table,
+    runFlags,
+  ).action(async (dir: string, flags: Record<string, unknown>) => {
+    const options = await toTransmitOptions(dir, flags, runFlags);
     const controller = cancelOnSignals();
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
     const { run } = await import('../streaming/run.js');

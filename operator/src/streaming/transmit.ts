@@ -4,51 +4,27 @@
  * The kwargs line carries ansible-runner's 30 transmit keys in its order and
  * with its types (forks as a string, roles_path as a list), so its worker
  * accepts our streams unchanged. Options its CLI lacks but its API accepts
- * (tags, skip_tags, extravars, timeout) are added only when set.
+ * (tags, skip_tags, extravars, timeout) are added only when set. The options,
+ * keys and transforms come from one table, protocol/run-options.ts.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { z } from 'zod';
 import { EOF_LINE, messageLine, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
+import { rolePlaybook } from '../protocol/role-play.js';
+import { kwargsFor, runOptionsShape } from '../protocol/run-options.js';
 import { packDirectory, type ZipProgress } from '../protocol/zip.js';
 
-export const DEFAULT_CONTAINER_IMAGE = 'quay.io/ansible/ansible-runner:devel';
+export { DEFAULT_CONTAINER_IMAGE } from '../protocol/run-options.js';
 
 export const transmitOptionsSchema = z
   .object({
     privateDataDir: z.string().min(1),
-    playbook: z.string().min(1).optional(),
-    module: z.string().min(1).optional(),
-    moduleArgs: z.string().optional(),
-    hostPattern: z.string().optional(),
-    ident: z.string().min(1).regex(/^[^/\\\0]+$/, 'ident must not contain slashes or NUL').optional(),
-    binary: z.string().optional(),
-    inventory: z.string().optional(),
-    limit: z.string().optional(),
-    tags: z.string().optional(),
-    skipTags: z.string().optional(),
-    verbosity: z.number().int().min(0).max(6).optional(),
-    forks: z.number().int().positive().optional(),
-    cmdline: z.string().optional(),
-    extravars: z.record(z.string(), z.unknown()).optional(),
-    projectDir: z.string().optional(),
-    artifactDir: z.string().optional(),
-    rolesPath: z.string().optional(),
-    rotateArtifacts: z.number().int().min(0).optional(),
-    quiet: z.boolean().optional(),
-    json: z.boolean().optional(),
-    omitEventData: z.boolean().optional(),
-    onlyFailedEventData: z.boolean().optional(),
-    omitEnvFiles: z.boolean().optional(),
-    containerImage: z.string().optional(),
-    containerVolumeMounts: z.array(z.string()).optional(),
-    containerOptions: z.array(z.string()).optional(),
-    /** Maximum runtime of the whole job in seconds (Ansible's `async`, for a job). */
-    timeout: z.number().int().positive().optional(),
+    ...runOptionsShape,
     /** Send only the kwargs line (the worker already has the files). */
     onlyTransmitKwargs: z.boolean().optional(),
     /** Leave the top-level `artifacts/` of earlier local runs out of the payload. */
@@ -58,11 +34,17 @@ export const transmitOptionsSchema = z
   })
   .strict()
   .superRefine((o, ctx) => {
-    if (!!o.playbook === !!o.module) {
-      ctx.addIssue({ code: 'custom', message: 'give exactly one of a playbook (-p) or a module (-m)' });
+    if ([o.playbook, o.module, o.role].filter(Boolean).length !== 1) {
+      ctx.addIssue({ code: 'custom', message: 'give exactly one of a playbook (-p), a module (-m) or a role (-r)' });
     }
-    if (o.hostPattern && o.playbook) {
-      ctx.addIssue({ code: 'custom', message: 'the --hosts option can only be used with -m' });
+    if (o.hostPattern !== undefined && o.playbook) {
+      ctx.addIssue({ code: 'custom', path: ['hostPattern'], message: 'the --hosts option can only be used with -m or -r' });
+    }
+    if (!o.role) {
+      if (o.roleVars !== undefined) ctx.addIssue({ code: 'custom', path: ['roleVars'], message: 'only means something with a role (-r)' });
+      if (o.roleSkipFacts) ctx.addIssue({ code: 'custom', path: ['roleSkipFacts'], message: 'only means something with a role (-r)' });
+    } else if (o.projectDir !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['projectDir'], message: "-r writes its playbook into DIR/project, so it cannot be combined with --project-dir" });
     }
   });
 
@@ -75,62 +57,56 @@ export type RequirePlaybookOrModule<T extends { playbook?: string | undefined; m
 
 export type TransmitOptions = RequirePlaybookOrModule<z.input<typeof transmitOptionsSchema>>;
 
-/** The kwargs object, in ansible-runner's key order and types. */
-export function buildKwargs(options: z.output<typeof transmitOptionsSchema>): Map<string, unknown> {
-  const o = options;
-  const kwargs = new Map<string, unknown>([
-    ['ident', o.ident ?? randomUUID().replace(/-/g, '')],
-    ['binary', o.binary ?? null],
-    ['playbook', o.playbook ?? null],
-    ['module', o.module ?? null],
-    ['module_args', o.moduleArgs ?? null],
-    ['host_pattern', o.hostPattern ?? null],
-    ['verbosity', o.verbosity ?? null],
-    ['quiet', o.quiet ?? false],
-    ['rotate_artifacts', o.rotateArtifacts ?? 0],
-    ['json_mode', o.json ?? false],
-    ['omit_event_data', o.omitEventData ?? false],
-    ['only_failed_event_data', o.onlyFailedEventData ?? false],
-    ['inventory', o.inventory ?? null],
-    ['forks', o.forks === undefined ? null : String(o.forks)],
-    ['project_dir', o.projectDir ?? null],
-    ['artifact_dir', o.artifactDir ?? null],
-    ['roles_path', o.rolesPath === undefined ? null : [o.rolesPath]],
-    ['process_isolation', null],
-    ['process_isolation_executable', null],
-    ['process_isolation_path', null],
-    ['process_isolation_hide_paths', null],
-    ['process_isolation_show_paths', null],
-    ['process_isolation_ro_paths', null],
-    ['container_image', o.containerImage ?? DEFAULT_CONTAINER_IMAGE],
-    ['container_volume_mounts', o.containerVolumeMounts ?? null],
-    ['container_options', o.containerOptions ?? null],
-    ['directory_isolation_base_path', null],
-    ['cmdline', o.cmdline ?? null],
-    ['limit', o.limit ?? null],
-    ['suppress_env_files', o.omitEnvFiles ?? false],
-  ]);
-  if (o.tags !== undefined) kwargs.set('tags', o.tags);
-  if (o.skipTags !== undefined) kwargs.set('skip_tags', o.skipTags);
-  if (o.extravars !== undefined) kwargs.set('extravars', o.extravars);
-  if (o.timeout !== undefined) kwargs.set('timeout', o.timeout);
-  return kwargs;
-}
-
 /**
  * The worker joins `inventory` onto its private data dir, so only a path
- * inside ours means the same thing there.
+ * inside ours means the same thing there. A relative path is taken from
+ * `base`: the private data dir, or with -r its inventory/ (role_manager's rule).
  */
-async function inventoryInsideDataDir(privateDataDir: string, inventory: string): Promise<string> {
-  const absolute = path.resolve(privateDataDir, inventory);
+async function inventoryInsideDataDir(privateDataDir: string, inventory: string, base: string): Promise<string> {
+  const absolute = path.resolve(base, inventory);
   const relative = path.relative(path.resolve(privateDataDir), absolute);
   if (relative.startsWith('..') || path.isAbsolute(relative)) {
     throw new TransmitError(`inventory '${inventory}' is outside the private data dir; put it inside so it travels with the job`);
   }
   await stat(absolute).catch(() => {
-    throw new TransmitError(`inventory '${inventory}' does not exist in the private data dir ${privateDataDir}`);
+    throw new TransmitError(`inventory '${inventory}' does not exist in ${base}`);
   });
   return relative;
+}
+
+/**
+ * role_manager's dump_artifact: project/ is made (0700) when missing and the
+ * playbook written read-only (0400) for the zip; the returned function undoes
+ * both once the zip is made, as role_manager does after transmit.
+ */
+async function placeRolePlaybook(privateDataDir: string, name: string, text: string): Promise<() => Promise<void>> {
+  const project = path.join(privateDataDir, 'project');
+  const created = await mkdir(project, { mode: 0o700 }).then(
+    () => true,
+    (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    },
+  );
+  const file = path.join(project, name);
+  // rmdir, not rm -r: whatever else appeared in project/ meanwhile is not ours to delete.
+  const removeProject = async () => {
+    if (!created) return;
+    await rmdir(project).catch((err: NodeJS.ErrnoException) => {
+      if (err.code !== 'ENOTEMPTY' && err.code !== 'ENOENT') throw err;
+    });
+  };
+  await writeFile(file, text, { mode: 0o400, flag: 'wx' }).catch(async (err: unknown) => {
+    await removeProject();
+    throw err;
+  });
+  let undone = false;
+  return async () => {
+    if (undone) return;
+    undone = true;
+    await rm(file, { force: true });
+    await removeProject();
+  };
 }
 
 export class TransmitError extends Error {
@@ -187,22 +163,38 @@ async function writeJobStream(options: TransmitOptions, out: Writable, onProgres
   const o = parsed.data;
   // Like ansible-runner: a missing private data dir is created and sent empty.
   await mkdir(o.privateDataDir, { recursive: true, mode: 0o700 });
-  if (o.inventory !== undefined) o.inventory = await inventoryInsideDataDir(o.privateDataDir, o.inventory);
-  const kwargs = buildKwargs(o);
+  if (o.inventory !== undefined) {
+    o.inventory = await inventoryInsideDataDir(o.privateDataDir, o.inventory, o.role ? path.join(o.privateDataDir, 'inventory') : o.privateDataDir);
+  }
+  let play: string | undefined;
+  if (o.role) {
+    play = rolePlaybook({ role: o.role, roleVars: o.roleVars, skipFacts: o.roleSkipFacts, hosts: o.hostPattern });
+    // role_manager's file name, which travels as the playbook relative to project/.
+    o.playbook = randomUUID().replace(/-/g, '');
+  }
+  const kwargs = kwargsFor(o);
   const checked = parseRunnerKwargs(Object.fromEntries(kwargs));
   if (!checked.ok) throw new TransmitError(checked.error);
 
-  await writeOut(out, messageLine(new Map([['kwargs', kwargs]])));
   const result: TransmitResult = { kwargs: checked.kwargs, zipBytes: 0, entries: 0, skipped: [] };
-  if (!o.onlyTransmitKwargs) {
+  const kwargsLine = messageLine(new Map([['kwargs', kwargs]]));
+  if (o.onlyTransmitKwargs) {
+    await writeOut(out, kwargsLine);
+  } else {
     const staging = await mkdtemp(path.join(o.tmpDir ?? os.tmpdir(), 'ajo-transmit-'));
+    let removePlay: (() => Promise<void>) | undefined;
     try {
+      // Placed before anything is written, so that a read-only DIR fails with an empty stream.
+      if (play !== undefined) removePlay = await placeRolePlaybook(o.privateDataDir, o.playbook!, play);
+      await writeOut(out, kwargsLine);
       const zipFile = path.join(staging, 'data.zip');
       const packed = await packDirectory(o.privateDataDir, zipFile, { excludeTopLevel: o.excludeArtifacts ? ['artifacts'] : [], onProgress });
+      await removePlay?.(); // DIR is as it was as soon as the zip exists
       result.entries = packed.entries;
       result.skipped = packed.skipped;
       result.zipBytes = await writeZipFrame(out, zipFile);
     } finally {
+      await removePlay?.();
       await rm(staging, { recursive: true, force: true });
     }
   }
