@@ -17,7 +17,7 @@ export {
   transmit,
   transmitOptionsSchema,
   TransmitError,
-  type RequirePlaybookOrModule,
+  type RequireWhatToRun,
   type TransmitOptions,
   type TransmitResult,
   type TransmitStreamOptions,

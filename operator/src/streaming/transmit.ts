@@ -49,13 +49,20 @@ export const transmitOptionsSchema = z
   });
 
 /**
- * Exactly one of a playbook or a module, in the type as in the schema, so a
- * job with neither is flagged by the compiler and not only at run time.
+ * Exactly one of a playbook, a module or a role, in the type as in the schema, so a
+ * job with none is flagged by the compiler and not only at run time.
  */
-export type RequirePlaybookOrModule<T extends { playbook?: string | undefined; module?: string | undefined }> = Omit<T, 'playbook' | 'module'> &
-  ({ playbook: string; module?: undefined } | { module: string; playbook?: undefined });
+export type RequireWhatToRun<T extends { playbook?: string | undefined; module?: string | undefined; role?: string | undefined }> = Omit<
+  T,
+  'playbook' | 'module' | 'role'
+> &
+  (
+    | { playbook: string; module?: undefined; role?: undefined }
+    | { module: string; playbook?: undefined; role?: undefined }
+    | { role: string; playbook?: undefined; module?: undefined }
+  );
 
-export type TransmitOptions = RequirePlaybookOrModule<z.input<typeof transmitOptionsSchema>>;
+export type TransmitOptions = RequireWhatToRun<z.input<typeof transmitOptionsSchema>>;
 
 /**
  * The worker joins `inventory` onto its private data dir, so only a path

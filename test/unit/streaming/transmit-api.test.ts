@@ -1,15 +1,17 @@
 // transmit() as a library call: what it does to the stream it is given, and what its options type accepts.
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
+import { tempDirs } from '../../helpers/temp.js';
 import { transmit, TransmitError, type TransmitOptions } from '../../../operator/src/streaming/transmit.js';
 
+const tmp = tempDirs('ajo-transmit-api-');
+
 function dataDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-transmit-api-'));
+  const dir = tmp();
   mkdirSync(path.join(dir, 'project'));
   writeFileSync(path.join(dir, 'project', 'play.yml'), '- hosts: all\n  tasks: []\n');
   return dir;
@@ -43,7 +45,7 @@ describe('the output stream', () => {
 
 /** Type errors of `code` (which can import `TRANSMIT`), as `line: message`; jest's transform does not report them. */
 function typeErrors(code: string): string[] {
-  const file = path.join(mkdtempSync(path.join(os.tmpdir(), 'ajo-transmit-types-')), 'check.ts');
+  const file = path.join(tmp(), 'check.ts');
   writeFileSync(file, code);
   const program = ts.createProgram([file], {
     strict: true,
@@ -63,15 +65,17 @@ function typeErrors(code: string): string[] {
 const TRANSMIT = fileURLToPath(new URL('../../../operator/src/streaming/transmit.js', import.meta.url));
 
 describe('the options type', () => {
-  test('the compiler refuses options with neither a playbook nor a module, or both', () => {
+  test('the compiler refuses options with none of a playbook, a module or a role, or two of them', () => {
     const code = [
       `import type { TransmitOptions } from ${JSON.stringify(TRANSMIT)};`,
       "export const playbook: TransmitOptions = { privateDataDir: 'd', playbook: 'p.yml', limit: 'web' };",
       "export const module: TransmitOptions = { privateDataDir: 'd', module: 'ping', moduleArgs: 'data=x' };",
       "export const neither: TransmitOptions = { privateDataDir: 'd' };",
       "export const both: TransmitOptions = { privateDataDir: 'd', playbook: 'p.yml', module: 'ping' };",
+      "export const role: TransmitOptions = { privateDataDir: 'd', role: 'web', roleVars: 'port=80' };",
+      "export const roleAndPlaybook: TransmitOptions = { privateDataDir: 'd', role: 'web', playbook: 'p.yml' };",
     ].join('\n');
-    expect(typeErrors(code)).toEqual(['4: Type', '5: Type']);
+    expect(typeErrors(code)).toEqual(['4: Type', '5: Type', '7: Type']);
   });
 
   test('needs a playbook or a module, and not both', async () => {
@@ -87,7 +91,7 @@ describe('the options type', () => {
     for (const options of accepted) await expect(transmit(options, new PassThrough().resume())).resolves.toBeDefined();
     // JavaScript callers, and TypeScript callers that cast, still meet the run-time check.
     for (const options of [neither, both]) {
-      await expect(transmit(options, new PassThrough().resume())).rejects.toThrow('give exactly one of a playbook (-p) or a module (-m)');
+      await expect(transmit(options, new PassThrough().resume())).rejects.toThrow('give exactly one of a playbook (-p), a module (-m) or a role (-r)');
     }
   });
 });
