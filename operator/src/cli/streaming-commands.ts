@@ -147,8 +147,16 @@ async function toTransmitOptions(dir: string, f: RunFlags): Promise<TransmitOpti
 
 function limitOptions(command: Command): Command {
   return command
-    .addOption(new Option('--max-unpacked-bytes <n>', 'refuse archives inflating past this many bytes').argParser(wholeNumber('--max-unpacked-bytes')))
-    .addOption(new Option('--max-compression-ratio <n>', 'refuse members compressed more than n:1 (zip bombs)').argParser(wholeNumber('--max-compression-ratio')));
+    .addOption(
+      new Option('--max-unpacked-bytes <n>', 'refuse archives declaring more than n bytes (default: 95% of the free space where they unpack)').argParser(
+        wholeNumber('--max-unpacked-bytes'),
+      ),
+    )
+    .addOption(
+      new Option('--max-compression-ratio <n>', 'also refuse members compressed more than n:1 (off by default: legitimate files reach 1000:1)').argParser(
+        wholeNumber('--max-compression-ratio'),
+      ),
+    );
 }
 
 async function limitsFrom(flags: { maxUnpackedBytes?: number; maxCompressionRatio?: number }): Promise<UnpackLimits> {
