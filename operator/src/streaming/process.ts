@@ -14,6 +14,7 @@ import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
 import { EventFileWriter } from './event-files.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
+import { describeFileSystemError } from '../protocol/fs-errors.js';
 import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, type UnpackLimits } from '../protocol/zip.js';
 import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
 
@@ -205,13 +206,13 @@ export async function processStream(source: AsyncIterable<Buffer | string>, opti
   // ansible-runner's process keeps its own log here; an empty one keeps the layouts alike.
   await (await open(path.join(options.privateDataDir, 'daemon.log'), 'a', 0o600)).close();
   const consumer = new ResultConsumer(options, artifactsDirFor(options));
-  await consumer.prepare();
   const frames = readFrames(source, {
     tmpDir: options.tmpDir ?? os.tmpdir(),
     keysBeforeZip: ['status'],
     maxLineBytes: options.maxLineBytes,
   });
   try {
+    await consumer.prepare();
     for await (const frame of frames) {
       consumer.doc.streamStatus = 'running';
       await consume(consumer, frame);
@@ -251,5 +252,6 @@ async function consume(consumer: ResultConsumer, frame: Frame): Promise<void> {
 
 function describeFailure(err: Error): string {
   if (err instanceof StreamFormatError) return `malformed result stream at byte ${err.offset}: ${err.message}`;
-  return `${err.name === 'UnsafeArchiveError' ? 'unsafe artifacts archive' : 'processing failed'}: ${err.message}`;
+  if (err.name === 'UnsafeArchiveError') return `unsafe artifacts archive: ${err.message}`;
+  return `processing failed: ${describeFileSystemError(err) ?? err.message}`;
 }

@@ -14,6 +14,7 @@ import type { Writable } from 'node:stream';
 import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
+import { describeFileSystemError } from '../protocol/fs-errors.js';
 import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
 import { prefetchDisplayCallbackDir } from '../job/executables.js';
 import { JobConfigError, runJob, type JobResult } from '../job/index.js';
@@ -107,7 +108,7 @@ function explain(err: unknown): string {
   if (err instanceof UnsafeArchiveError) return `refused to extract the private data directory: ${err.message}`;
   if (err instanceof WorkerInputError) return err.message;
   if (err instanceof JobConfigError) return `invalid job: ${err.message}`;
-  return `worker failed: ${(err as Error).message ?? String(err)}`;
+  return `worker failed: ${describeFileSystemError(err) ?? (err as Error).message ?? String(err)}`;
 }
 
 async function prepareDataDir(options: WorkerOptions): Promise<{ dir: string; removeAfter: boolean }> {
