@@ -6,7 +6,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { packDirectory } from '../../operator/src/protocol/zip.js';
@@ -83,6 +83,32 @@ describe('compressible payloads and artifacts go through', () => {
     expect(result.stderr).toMatch(/^ajo: successful rc=0/m);
     expect(result.status).toBe(0);
     expect(longLineIn(readFileSync(path.join(dir, 'artifacts', 'stdout'), 'utf8'))).toBe(true);
+  });
+});
+
+describe('ajo run takes the limit flags to both unpacks', () => {
+  const run = (dir: string, ...flags: string[]) =>
+    spawnSync(process.execPath, [AJO, 'run', dir, '-p', 'site.yml', '-q', ...flags], { env: SCRUBBED_ENV, encoding: 'utf8' });
+
+  test('the payload: the worker refuses it and no play runs', () => {
+    const dir = compressibleDataDir();
+    const result = run(dir, '--max-compression-ratio', '500');
+    expect(result.stderr).toMatch(
+      /^ajo run: refused to extract the private data directory: zip member 'project\/zeros\.bin' inflates \d+:1 \(10000000 bytes from \d+\), over the ratio limit of 500:1$/m,
+    );
+    expect(result.status).toBe(1);
+    expect(readdirSync(path.join(dir, 'artifacts', 'job_events'))).toEqual([]);
+  });
+
+  test('the artifacts: process refuses them, and says which member', () => {
+    // Only the play's output compresses that well here: the payload passes, the artifacts do not.
+    const dir = compressibleDataDir();
+    rmSync(path.join(dir, 'project', 'zeros.bin'));
+    rmSync(path.join(dir, 'project', 'app.log'));
+    writeFileSync(path.join(dir, 'project', 'site.yml'), `- hosts: all\n  gather_facts: false\n  tasks:\n    - debug: { msg: "{{ 'x' * ${LONG_LINE_BYTES} }}" }\n`);
+    const result = run(dir, '--max-compression-ratio', '500');
+    expect(result.stderr).toMatch(/^ajo run: unsafe artifacts archive: zip member 'stdout' inflates \d+:1 \(\d+ bytes from \d+\), over the ratio limit of 500:1$/m);
+    expect(result.status).toBe(1);
   });
 });
 

@@ -9,6 +9,7 @@ import type { Writable } from 'node:stream';
 import { once } from 'node:events';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import type { ProcessResult } from '../streaming/process.js';
+import type { RunResult } from '../streaming/run.js';
 import type { StatusDocument } from '../protocol/status-document.js';
 import type { UnpackLimits } from '../protocol/zip.js';
 import type { TransmitOptions } from '../streaming/transmit.js';
@@ -300,18 +301,30 @@ export function registerStreamingCommands(program: Command): Command {
     }
   });
 
-  addRunOptions(
-    program
-      .command('run')
-      .description('transmit, work and process in one go, with no cluster (the embedded default)')
-      .argument('<dir>', 'private data dir; artifacts land in DIR/artifacts/')
-      .option('-q, --quiet', 'do not print the playbook output'),
-  ).action(async (dir: string, flags: RunFlags & { quiet?: boolean }) => {
+  limitOptions(
+    addRunOptions(
+      program
+        .command('run')
+        .description('transmit, work and process in one go, with no cluster (the embedded default)')
+        .argument('<dir>', 'private data dir; artifacts land in DIR/artifacts/')
+        .option('-q, --quiet', 'do not print the playbook output'),
+    ),
+  ).action(async (dir: string, flags: RunFlags & { quiet?: boolean; maxUnpackedBytes?: number; maxCompressionRatio?: number }) => {
     const options = await toTransmitOptions(dir, flags);
     const controller = cancelOnSignals();
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
-    const { run } = await import('../streaming/run.js');
-    const result = await run({ ...options, display: flags.quiet ? undefined : process.stdout, signal: controller.signal });
+    const [{ run }, { ProcessError }] = await Promise.all([import('../streaming/run.js'), import('../streaming/process.js')]);
+    const limits = await limitsFrom(flags);
+    let result: RunResult;
+    try {
+      result = await run({ ...options, display: flags.quiet ? undefined : process.stdout, signal: controller.signal, limits });
+    } catch (err) {
+      // process failed (a full disk, a refused archive): the job was canceled, the temp files removed.
+      if (!(err instanceof ProcessError)) throw err;
+      process.stderr.write(`ajo run: ${err.message}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
+      return;
+    }
     process.stderr.write(summaryLine(result.process.document) + '\n');
     if (!result.worker.ok) process.stderr.write(`ajo run: ${result.worker.explanation}\n`);
     process.exitCode = result.process.rc ?? 1;

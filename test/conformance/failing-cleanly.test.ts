@@ -1,0 +1,112 @@
+/**
+ * Failing cleanly, with real programs and real file systems: a full disk under `ajo run`
+ * cancels the play and leaves no temp files.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture } from '../helpers/fixtures.js';
+import { listTree } from '../helpers/hostile.js';
+import { waitFor } from '../helpers/wait.js';
+import { AJO, SCRUBBED_ENV } from './pipeline.js';
+
+const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** The exit code (or 128 + signal), once the process has ended. */
+  exited: Promise<number>;
+}
+
+const started: ChildProcess[] = [];
+// A test that fails may leave its ajo running (that is what some of them test): stop it.
+afterEach(() => {
+  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+function start(args: string[], env: NodeJS.ProcessEnv = SCRUBBED_ENV): Running {
+  const child = spawn(process.execPath, [AJO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<number>((resolve) => {
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves with the exit code, or fails the test if the process is still running after a minute. */
+async function exitOf(running: Running, what: string): Promise<number> {
+  let code: number | undefined;
+  void running.exited.then((c) => (code = c));
+  return waitFor(what, async () => code, 60_000, 50);
+}
+
+function dataDir(playbook: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-failing-'));
+  mkdirSync(path.join(dir, 'project'));
+  mkdirSync(path.join(dir, 'inventory'));
+  writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
+  writeFileSync(path.join(dir, 'project', 'site.yml'), playbook);
+  return dir;
+}
+
+/** Pids of live processes whose environment holds `needle` (every process a job starts inherits TMPDIR). */
+function processesWithEnv(needle: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe('a full disk under ajo run', () => {
+  (isRoot ? test : test.skip)('cancels the play, names the path and the cause, and leaves no temp files', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'ajo-enospc-'));
+    const tmp = path.join(base, 'tmp');
+    mkdirSync(tmp);
+    const marker = path.join(base, 'the-play-ran-to-its-end');
+    // The first task's event (3 MB of output) cannot fit the 2 MiB artifacts volume; the second
+    // holds the play for ten minutes, so only a cancel can end it soon.
+    const dir = dataDir(`- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: { msg: "{{ 'x' * 3000000 }}" }
+    - shell: sleep 600
+    - file: { path: "${marker}", state: touch }
+`);
+    const artifacts = path.join(dir, 'artifacts');
+    mkdirSync(artifacts);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', artifacts]);
+    try {
+      const run = start(['run', dir, '-p', 'site.yml', '-q'], { ...SCRUBBED_ENV, TMPDIR: tmp });
+      const code = await exitOf(run, 'ajo run to stop after the disk filled');
+      expect(run.stderr()).toMatch(
+        new RegExp(`^ajo run: processing failed: no space left on device: ${artifacts}/job_events/\\d+-[0-9a-f-]+\\.json$`, 'm'),
+      );
+      expect(run.stderr()).not.toMatch(/zip archive is invalid/);
+      expect(code).toBe(1);
+      await waitFor('every process of the play to be gone', async () => (processesWithEnv(`TMPDIR=${tmp}`).length === 0 ? true : undefined));
+      expect(existsSync(marker)).toBe(false);
+      // The worker's private data dir, its staged artifacts zip and process's received zip all lived here.
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      // Only needed when the play was left running: its processes are ours, found by their TMPDIR.
+      for (const pid of processesWithEnv(`TMPDIR=${tmp}`)) process.kill(pid, 'SIGKILL');
+      execFileSync('umount', ['--lazy', artifacts]);
+    }
+  });
+});
