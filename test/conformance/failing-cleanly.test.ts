@@ -1,6 +1,7 @@
 /**
  * Failing cleanly, with real programs and real file systems: a full disk under `ajo run`
- * cancels the play and leaves no temp files.
+ * cancels the play and leaves no temp files; SIGTERM during the unpack never starts
+ * ansible-playbook.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -108,5 +109,51 @@ describe('a full disk under ajo run', () => {
       for (const pid of processesWithEnv(`TMPDIR=${tmp}`)) process.kill(pid, 'SIGKILL');
       execFileSync('umount', ['--lazy', artifacts]);
     }
+  });
+});
+
+describe('SIGTERM while the worker unpacks the payload', () => {
+  test('stops the unpack and never starts ansible-playbook', async () => {
+    const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'ajo-sigterm-marker-')), 'ansible-playbook-ran');
+    const source = dataDir(`- hosts: all
+  gather_facts: false
+  tasks:
+    - file: { path: "${marker}", state: touch }
+`);
+    const FILES = 2000;
+    mkdirSync(path.join(source, 'project', 'files'));
+    for (let i = 0; i < FILES; i++) writeFileSync(path.join(source, 'project', 'files', `f${i}`), randomBytes(4096));
+    const stream = path.join(source, '..', `${path.basename(source)}.stream`);
+    const transmitted = spawnSync(process.execPath, [AJO, 'transmit', source, '-p', 'site.yml'], { env: SCRUBBED_ENV, maxBuffer: 64 * 1024 * 1024 });
+    expect(transmitted.status).toBe(0);
+    writeFileSync(stream, transmitted.stdout);
+
+    const target = mkdtempSync(path.join(os.tmpdir(), 'ajo-sigterm-target-'));
+    const unpacked = (): number => (existsSync(path.join(target, 'project', 'files')) ? readdirSync(path.join(target, 'project', 'files')).length : 0);
+    const worker = start(['worker', '--private-data-dir', target, '--input', stream]);
+    // Look only while the worker is stopped, so what is seen is where it is: once the unpack
+    // has begun and has far to go, SIGTERM is queued before it may run on.
+    for (;;) {
+      worker.child.kill('SIGSTOP');
+      const count = unpacked();
+      if (count > 0 && count <= FILES / 2) {
+        worker.child.kill('SIGTERM');
+        worker.child.kill('SIGCONT');
+        break;
+      }
+      worker.child.kill('SIGCONT');
+      if (count > FILES / 2) throw new Error(`the worker unpacked ${count} of ${FILES} files between two looks; make the payload larger`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const code = await exitOf(worker, 'the worker to stop after SIGTERM');
+
+    // The whole result stream: no status of a started job, no events, no artifacts zip.
+    expect(worker.stdout()).toBe('{"status": "canceled", "job_explanation": "canceled before the job started (while receiving and unpacking it)"}\n{"eof": true}\n');
+    expect(worker.stderr()).toMatch(/^ajo worker: canceled before the job started/m);
+    expect(code).toBe(254);
+    expect(unpacked()).toBeLessThan(FILES);
+    // No job: no artifacts dir, and the playbook's first task never ran.
+    expect(existsSync(path.join(target, 'artifacts'))).toBe(false);
+    expect(existsSync(marker)).toBe(false);
   });
 });

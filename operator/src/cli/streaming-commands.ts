@@ -252,7 +252,7 @@ export function registerStreamingCommands(program: Command): Command {
     await closeOutput(output);
     if (!result.ok) {
       process.stderr.write(`ajo worker: ${result.explanation}\n`);
-      process.exitCode = EXIT_BAD_INPUT;
+      process.exitCode = result.canceled ? (await import('../job/index.js')).KILLED_RC : EXIT_BAD_INPUT;
       return;
     }
     process.exitCode = result.job.rc;

@@ -35,7 +35,8 @@ export interface WorkerOptions {
 
 export type WorkerResult =
   | { ok: true; job: JobResult }
-  | { ok: false; explanation: string };
+  /** `canceled`: the signal aborted before the job started; the stream's status says 'canceled'. */
+  | { ok: false; explanation: string; canceled?: boolean };
 
 export class WorkerInputError extends Error {
   constructor(message: string) {
@@ -77,21 +78,25 @@ interface ReceivedJob {
 
 /** Read the job stream into `dataDir`; validate everything before anything runs. */
 async function receiveJob(source: AsyncIterable<Buffer | string>, dataDir: string, options: WorkerOptions): Promise<ReceivedJob> {
-  const hash = createHash('sha256');
-  async function* hashed(): AsyncGenerator<Buffer | string> {
+  const { signal } = options;
+  const hash = options.inputSha256 ? createHash('sha256') : null;
+  // A cancel stops reading at the next chunk, not only once the whole stream is in.
+  async function* watched(): AsyncGenerator<Buffer | string> {
     for await (const chunk of source) {
-      hash.update(chunk);
+      signal?.throwIfAborted();
+      hash?.update(chunk);
       yield chunk;
     }
   }
   let kwargs: unknown = undefined;
   const tmpDir = options.tmpDir ?? os.tmpdir();
-  const frames = readFrames(options.inputSha256 ? hashed() : source, { tmpDir, keysBeforeZip: ['kwargs'] });
+  const frames = readFrames(hash || signal ? watched() : source, { tmpDir, keysBeforeZip: ['kwargs'] });
   for await (const frame of frames) {
     if (frame.kind === 'message' && 'kwargs' in frame.value) kwargs = frame.value.kwargs;
-    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS);
+    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS, { signal });
   }
-  if (options.inputSha256) {
+  signal?.throwIfAborted();
+  if (hash && options.inputSha256) {
     const actual = hash.digest('hex');
     if (actual !== options.inputSha256.toLowerCase()) {
       throw new WorkerInputError(`the job stream's sha256 is ${actual}, expected ${options.inputSha256} (payload corrupt or replaced)`);
@@ -133,10 +138,12 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
     try {
       received = await receiveJob(source, dir, options);
     } catch (err) {
-      const explanation = explain(err);
-      await writer.write(messageLine(new Map([['status', 'error'], ['job_explanation', explanation]])));
+      // Canceled before ansible-playbook started: nothing ran, so there is no job and no artifacts.
+      const canceled = options.signal?.aborted === true;
+      const explanation = canceled ? 'canceled before the job started (while receiving and unpacking it)' : explain(err);
+      await writer.write(messageLine(new Map([['status', canceled ? 'canceled' : 'error'], ['job_explanation', explanation]])));
       await writer.write(EOF_LINE);
-      return { ok: false, explanation };
+      return { ok: false, explanation, canceled };
     }
     const job = await runJob({
       privateDataDir: dir,
