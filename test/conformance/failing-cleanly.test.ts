@@ -1,7 +1,7 @@
 /**
  * Failing cleanly, with real programs and real file systems: a full disk under `ajo run`
  * cancels the play and leaves no temp files; SIGTERM during the unpack never starts
- * ansible-playbook.
+ * ansible-playbook; `process --follow` stops when its file is deleted.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -155,5 +155,36 @@ describe('SIGTERM while the worker unpacks the payload', () => {
     // No job: no artifacts dir, and the playbook's first task never ran.
     expect(existsSync(path.join(target, 'artifacts'))).toBe(false);
     expect(existsSync(marker)).toBe(false);
+  });
+});
+
+const recorded = readFileSync(fixture('demo_run', 'worker.stream')).toString('latin1');
+const eventLines = recorded.split('\n').filter((l) => l.startsWith('{"uuid"'));
+/** The recorded stream up to and including its tenth event. */
+const firstTenEvents = recorded.slice(0, recorded.indexOf(eventLines[9]!) + eventLines[9]!.length + 1);
+const jobEventCount = (out: string): number => {
+  const dir = path.join(out, 'artifacts', 'job_events');
+  return existsSync(dir) ? readdirSync(dir).length : 0;
+};
+
+/** `process OUT --follow FILE` with the first ten events in FILE, once it has written them. */
+async function followingTenEvents(): Promise<{ followed: string; out: string; processing: Running }> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ajo-follow-'));
+  const followed = path.join(work, 'worker.out');
+  const out = path.join(work, 'out');
+  writeFileSync(followed, firstTenEvents);
+  const processing = start(['process', out, '--follow', followed, '-q']);
+  await waitFor('process to write the first ten events', async () => (jobEventCount(out) === 10 ? true : undefined));
+  return { followed, out, processing };
+}
+
+describe('process --follow', () => {
+  test('exits with an error when the followed file is deleted before eof', async () => {
+    const { followed, out, processing } = await followingTenEvents();
+    unlinkSync(followed);
+    const code = await exitOf(processing, 'process to notice the deletion');
+    expect(processing.stderr()).toMatch(new RegExp(`^ajo process: processing failed: ${followed} was deleted while being followed, after \\d+ bytes and before the stream's end$`, 'm'));
+    expect(code).toBe(1);
+    expect(jobEventCount(out)).toBe(10);
   });
 });
