@@ -1,7 +1,8 @@
 /**
  * Failing cleanly, with real programs and real file systems: a full disk under `ajo run`
  * cancels the play and leaves no temp files; SIGTERM during the unpack never starts
- * ansible-playbook; `process --follow` stops when its file is deleted.
+ * ansible-playbook; `process --follow` stops when its file is deleted; two `process` runs
+ * never share an artifacts directory.
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -186,5 +187,46 @@ describe('process --follow', () => {
     expect(processing.stderr()).toMatch(new RegExp(`^ajo process: processing failed: ${followed} was deleted while being followed, after \\d+ bytes and before the stream's end$`, 'm'));
     expect(code).toBe(1);
     expect(jobEventCount(out)).toBe(10);
+  });
+});
+
+describe('two process runs into one artifacts directory', () => {
+  const lockFile = (out: string): string => path.join(out, 'artifacts', '.ajo-process.lock');
+
+  test('the second fails with a clear "in use" message; the first completes its directory', async () => {
+    const { followed, out, processing: first } = await followingTenEvents();
+
+    const second = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: recorded, env: SCRUBBED_ENV, encoding: 'utf8' });
+    expect(second.stderr).toMatch(
+      new RegExp(`^ajo process: the artifacts directory ${out}/artifacts is in use by another ajo process \\(pid ${first.child.pid}\\); wait for it, or write elsewhere`, 'm'),
+    );
+    expect(second.status).toBe(1);
+    expect(jobEventCount(out)).toBe(10);
+
+    appendFileSync(followed, recorded.slice(firstTenEvents.length));
+    expect(await exitOf(first, 'the first process to finish')).toBe(0);
+    expect(jobEventCount(out)).toBe(eventLines.length);
+    expect(readFileSync(path.join(out, 'artifacts', 'status'), 'utf8')).toBe('successful');
+    expect(existsSync(lockFile(out))).toBe(false);
+  });
+
+  test('a lock left by a dead process on this host is taken over; one from another host is not', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ajo-lock-stale-'));
+    mkdirSync(path.join(out, 'artifacts'));
+    const gone = spawnSync('/bin/true');
+    const pidNamespace = readlinkSync('/proc/self/ns/pid');
+    writeFileSync(lockFile(out), `${gone.pid}\n${os.hostname()}\n${pidNamespace}\n`);
+    const taken = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: recorded, env: SCRUBBED_ENV, encoding: 'utf8' });
+    expect(taken.stderr).not.toMatch(/ajo process:/);
+    expect(taken.status).toBe(0);
+    expect(existsSync(lockFile(out))).toBe(false);
+
+    writeFileSync(lockFile(out), `${gone.pid}\nsome-other-host\n${pidNamespace}\n`);
+    const refused = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: recorded, env: SCRUBBED_ENV, encoding: 'utf8' });
+    expect(refused.stderr).toMatch(
+      new RegExp(`^ajo process: the artifacts directory ${out}/artifacts is in use by an ajo process on some-other-host \\(pid ${gone.pid}\\); if it is gone, remove ${lockFile(out)}$`, 'm'),
+    );
+    expect(refused.status).toBe(1);
+    expect(listTree(path.join(out, 'artifacts'))).toContain('.ajo-process.lock');
   });
 });

@@ -12,6 +12,7 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
+import { ArtifactsInUseError, lockArtifactsDir } from './artifacts-lock.js';
 import { EventFileWriter } from './event-files.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
 import { describeFileSystemError } from '../protocol/fs-errors.js';
@@ -206,13 +207,15 @@ export async function processStream(source: AsyncIterable<Buffer | string>, opti
   // ansible-runner's process keeps its own log here; an empty one keeps the layouts alike.
   await (await open(path.join(options.privateDataDir, 'daemon.log'), 'a', 0o600)).close();
   const consumer = new ResultConsumer(options, artifactsDirFor(options));
-  const frames = readFrames(source, {
-    tmpDir: options.tmpDir ?? os.tmpdir(),
-    keysBeforeZip: ['status'],
-    maxLineBytes: options.maxLineBytes,
-  });
+  let unlock: (() => void) | undefined;
   try {
     await consumer.prepare();
+    unlock = lockArtifactsDir(consumer.artifactsDir);
+    const frames = readFrames(source, {
+      tmpDir: options.tmpDir ?? os.tmpdir(),
+      keysBeforeZip: ['status'],
+      maxLineBytes: options.maxLineBytes,
+    });
     for await (const frame of frames) {
       consumer.doc.streamStatus = 'running';
       await consume(consumer, frame);
@@ -225,6 +228,8 @@ export async function processStream(source: AsyncIterable<Buffer | string>, opti
     consumer.doc.updatedAt = new Date().toISOString();
     options.onUpdate?.(consumer.doc);
     throw new ProcessError(consumer.doc.explanation, consumer.doc);
+  } finally {
+    unlock?.();
   }
   consumer.doc.streamStatus = 'finished';
   if (consumer.doc.status === 'error' && consumer.doc.rc === null) consumer.doc.rc = 1;
@@ -252,6 +257,7 @@ async function consume(consumer: ResultConsumer, frame: Frame): Promise<void> {
 
 function describeFailure(err: Error): string {
   if (err instanceof StreamFormatError) return `malformed result stream at byte ${err.offset}: ${err.message}`;
+  if (err instanceof ArtifactsInUseError) return err.message;
   if (err.name === 'UnsafeArchiveError') return `unsafe artifacts archive: ${err.message}`;
   return `processing failed: ${describeFileSystemError(err) ?? err.message}`;
 }
