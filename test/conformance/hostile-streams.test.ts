@@ -72,7 +72,16 @@ describeOrSkip('worker: malformed and hostile job streams', missingPrograms('pyt
         EOF,
       /written through the symlink 'project'/,
     ],
-    ['a zip bomb', () => JOB_KWARGS + zipFrame(makeZip([{ name: 'zeros', zeros: 32 * 1024 * 1024 }])) + EOF, /over the ratio limit of 500:1/],
+    [
+      'a zip bomb (a member inflating past its declared size)',
+      () => JOB_KWARGS + zipFrame(makeZip([{ name: 'zeros', zeros: 32 * 1024 * 1024, declaredSize: 1000 }])) + EOF,
+      /zip member 'zeros' inflates past its declared size of 1000 bytes/,
+    ],
+    [
+      'a member ending short of its declared size',
+      () => JOB_KWARGS + zipFrame(makeZip([{ name: 'short', data: 'x'.repeat(10), declaredSize: 20 }])) + EOF,
+      /zip member 'short' ends after 10 bytes, short of its declared size of 20 bytes/,
+    ],
   ];
 
   test.each(cases)('%s: error status + eof, clear stderr, non-zero exit, nothing outside', (_label, input, message) => {
@@ -90,13 +99,27 @@ describeOrSkip('worker: malformed and hostile job streams', missingPrograms('pyt
     expect(existsSync('/tmp/ajo-worker-abs-evil')).toBe(false);
   });
 
-  test('the bomb cap is configurable: a generous ratio lets the same payload through to the job', () => {
+  test('a 32 MiB zeroed file (1000:1) is a file, not a bomb: by default the job gets it', () => {
     const box = sandbox();
-    const input = '{"kwargs": {"ident": "bomb", "playbook": "missing.yml"}}\n' + zipFrame(makeZip([{ name: 'zeros', zeros: 32 * 1024 * 1024 }])) + EOF;
-    const result = ajo(['worker', '--private-data-dir', box.target, '--max-compression-ratio', '5000'], input);
+    const input = '{"kwargs": {"ident": "zeros", "playbook": "missing.yml"}}\n' + zipFrame(makeZip([{ name: 'zeros', zeros: 32 * 1024 * 1024 }])) + EOF;
+    const result = ajo(['worker', '--private-data-dir', box.target], input);
     expect(result.stdout).not.toMatch(/"status": "error"/);
     expect(result.stdout).toMatch(/"status": "failed"/);
     expect(readFileSync(path.join(box.target, 'zeros')).length).toBe(32 * 1024 * 1024);
+  });
+
+  test.each([
+    [['--max-compression-ratio', '500'], /refused to extract the private data directory: zip member 'zeros' inflates \d+:1 \(33554432 bytes from \d+\), over the ratio limit of 500:1/],
+    [['--max-unpacked-bytes', '33554431'], /refused to extract the private data directory: the archive declares 33554432 bytes in 1 member, more than the maximum of 33554431 bytes/],
+  ])('%j refuses it before writing anything', (flags, message) => {
+    const box = sandbox();
+    const input = JOB_KWARGS + zipFrame(makeZip([{ name: 'zeros', zeros: 32 * 1024 * 1024 }])) + EOF;
+    const result = ajo(['worker', '--private-data-dir', box.target, ...flags], input);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(message);
+    expect(result.stdout).toMatch(message);
+    expect(listTree(box.target)).toEqual([]);
+    expectContained(box);
   });
 
   testOrSkip("ansible-runner's process accepts our error stream", missingPrograms('ansible-runner'), () => {
@@ -129,6 +152,12 @@ describeOrSkip('process: malformed and hostile result streams', missingPrograms(
     ],
     ['an artifacts zip with ..', () => zipFrame(makeZip([{ name: '../../outside/evil', data: 'x' }])) + EOF, /unsafe/, 0],
     ['a zipfile length too large', () => zipFrame(tinyZip(), tinyZip().length + 300) + EOF, /unexpected character '\{' inside the zip payload/, 0],
+    [
+      'an artifacts zip member inflating past its declared size',
+      () => zipFrame(makeZip([{ name: 'stdout', zeros: 8 * 1024 * 1024, declaredSize: 2 * 1024 * 1024 }])) + EOF,
+      /unsafe artifacts archive: zip member 'stdout' inflates past its declared size of 2097152 bytes/,
+      0,
+    ],
   ];
 
   test.each(cases)('%s: clear message, non-zero exit, earlier events kept, nothing outside', (_label, input, message, eventsKept) => {
@@ -140,6 +169,15 @@ describeOrSkip('process: malformed and hostile result streams', missingPrograms(
     const jobEvents = path.join(box.target, 'artifacts', 'job_events');
     expect(existsSync(jobEvents) ? readdirSync(jobEvents).length : 0).toBe(eventsKept);
     expectContained(box);
+  });
+
+  test('--max-unpacked-bytes caps the artifacts too, before anything is unpacked', () => {
+    const box = sandbox();
+    const input = zipFrame(makeZip([{ name: 'stdout', data: 'x'.repeat(200) }])) + EOF;
+    const result = ajo(['process', box.target, '--max-unpacked-bytes', '100'], input);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^ajo process: unsafe artifacts archive: the archive declares 200 bytes in 1 member, more than the maximum of 100 bytes$/m);
+    expect(listTree(path.join(box.target, 'artifacts'))).toEqual(['job_events/']);
   });
 
   test('a newline after the base64 (which ansible-runner chokes on) is tolerated', () => {

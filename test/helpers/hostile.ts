@@ -16,10 +16,12 @@ export interface ZipMember {
   zeros?: number;
   /** Full st_mode (type + permissions), e.g. 0o120777 for a symlink. */
   mode?: number;
+  /** Uncompressed size the central directory declares instead of the real one (a lying archive; below 0xFFFFFFFF). */
+  declaredSize?: number;
 }
 
 const PY_MAKE_ZIP = `
-import json, sys, zipfile
+import json, struct, sys, zipfile
 spec = json.load(sys.stdin)
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
     for m in spec:
@@ -29,6 +31,18 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
         info.compress_type = zipfile.ZIP_DEFLATED
         data = b"\\0" * m["zeros"] if "zeros" in m else m.get("data", "").encode()
         z.writestr(info, data)
+lies = {m["name"].encode(): m["declaredSize"] for m in spec if "declaredSize" in m}
+if lies:
+    raw = bytearray(open(sys.argv[1], "rb").read())
+    eocd = raw.rfind(b"PK\\x05\\x06")
+    count, _, at = struct.unpack_from("<HII", raw, eocd + 10)
+    for _ in range(count):
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", raw, at + 28)
+        name = bytes(raw[at + 46 : at + 46 + name_len])
+        if name in lies:
+            struct.pack_into("<I", raw, at + 24, lies[name])
+        at += 46 + name_len + extra_len + comment_len
+    open(sys.argv[1], "wb").write(raw)
 `;
 
 export function makeZip(members: ZipMember[]): Buffer {

@@ -7,6 +7,7 @@ import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
+import { processExists } from '../job/pid.js';
 import { pythonGlob } from './glob.js';
 import { checkPattern, protectedPaths, type Refusal } from './safety.js';
 
@@ -179,16 +180,6 @@ export type PidFileState =
   | { kind: 'invalid'; content: string }
   | { kind: 'dead'; pid: number }
   | { kind: 'alive'; pid: number };
-
-/** True when a process with this pid exists; EPERM means it exists but is not ours. */
-export function processExists(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Read `<dir>/pid` the way ansible-runner writes it (the pid on the first line)

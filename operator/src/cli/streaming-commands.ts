@@ -11,6 +11,7 @@ import path from 'node:path';
 import { Command, Option } from 'commander';
 import type { Flag, RunOption, RunOptionName } from '../protocol/run-options.js';
 import type { ProcessResult } from '../streaming/process.js';
+import type { RunResult } from '../streaming/run.js';
 import type { StatusDocument } from '../protocol/status-document.js';
 import type { UnpackLimits } from '../protocol/zip.js';
 import type { TransmitOptions } from '../streaming/transmit.js';
@@ -151,8 +152,16 @@ function noteRolesPath(dir: string, options: { role?: string; rolesPath?: string
 
 function limitOptions(command: Command): Command {
   return command
-    .addOption(new Option('--max-unpacked-bytes <n>', 'refuse archives inflating past this many bytes').argParser(wholeNumber('--max-unpacked-bytes')))
-    .addOption(new Option('--max-compression-ratio <n>', 'refuse members compressed more than n:1 (zip bombs)').argParser(wholeNumber('--max-compression-ratio')));
+    .addOption(
+      new Option('--max-unpacked-bytes <n>', 'refuse archives declaring more than n bytes (default: 95% of the free space where they unpack)').argParser(
+        wholeNumber('--max-unpacked-bytes'),
+      ),
+    )
+    .addOption(
+      new Option('--max-compression-ratio <n>', 'also refuse members compressed more than n:1 (off by default: legitimate files reach 1000:1)').argParser(
+        wholeNumber('--max-compression-ratio'),
+      ),
+    );
 }
 
 async function limitsFrom(flags: { maxUnpackedBytes?: number; maxCompressionRatio?: number }): Promise<UnpackLimits> {
@@ -261,7 +270,7 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
     await closeOutput(output);
     if (!result.ok) {
       process.stderr.write(`ajo worker: ${result.explanation}\n`);
-      process.exitCode = EXIT_BAD_INPUT;
+      process.exitCode = result.canceled ? (await import('../job/index.js')).KILLED_RC : EXIT_BAD_INPUT;
       return;
     }
     process.exitCode = result.job.rc;
@@ -310,32 +319,45 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
     }
   });
 
-  addRunOptions(
-    program
-      .command('run')
-      .description('transmit, work and process in one go, with no cluster (the embedded default)')
-      .argument('<dir>', 'private data dir; artifacts land in DIR/artifacts/')
-      .option('-q, --quiet', 'do not print the playbook output'),
-    table,
-    runFlags,
-  ).action(async (dir: string, flags: Record<string, unknown>) => {
+  limitOptions(
+    addRunOptions(
+      program
+        .command('run')
+        .description('transmit, work and process in one go, with no cluster (the embedded default)')
+        .argument('<dir>', 'private data dir; artifacts land in DIR/artifacts/')
+        .option('-q, --quiet', 'do not print the playbook output'),
+      table,
+      runFlags,
+    ),
+  ).action(async (dir: string, flags: Record<string, unknown> & { maxUnpackedBytes?: number; maxCompressionRatio?: number }) => {
     const options = await toTransmitOptions(dir, flags, runFlags);
     const controller = cancelOnSignals();
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
-    const { run } = await import('../streaming/run.js');
+    const [{ run }, { ProcessError }] = await Promise.all([import('../streaming/run.js'), import('../streaming/process.js')]);
+    const limits = await limitsFrom(flags);
     // Both lines end before the playbook prints anything, so stdout may share the terminal.
     const packing = stderrProgress('ajo run: packed', false);
     const unpacking = stderrProgress('ajo run: unpacked', false);
-    const result = await run({
-      ...options,
-      display: flags.quiet ? undefined : process.stdout,
-      signal: controller.signal,
-      onPackProgress: (p) => packing?.update(p),
-      onUnpackProgress: (p) => unpacking?.update(p),
-    }).finally(() => {
+    let result: RunResult;
+    try {
+      result = await run({
+        ...options,
+        display: flags.quiet ? undefined : process.stdout,
+        signal: controller.signal,
+        limits,
+        onPackProgress: (p) => packing?.update(p),
+        onUnpackProgress: (p) => unpacking?.update(p),
+      });
+    } catch (err) {
+      // process failed (a full disk, a refused archive): the job was canceled, the temp files removed.
+      if (!(err instanceof ProcessError)) throw err;
+      process.stderr.write(`ajo run: ${err.message}\n`);
+      process.exitCode = EXIT_BAD_INPUT;
+      return;
+    } finally {
       packing?.finish();
       unpacking?.finish();
-    });
+    }
     process.stderr.write(summaryLine(result.process.document) + '\n');
     if (!result.worker.ok) process.stderr.write(`ajo run: ${result.worker.explanation}\n`);
     process.exitCode = result.process.rc ?? 1;

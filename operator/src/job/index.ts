@@ -114,6 +114,8 @@ async function runProcess(
   markActivity: () => void,
   lastActivity: () => number,
 ): Promise<ProcessOutcome> {
+  // Canceled while the job was being prepared: never start ansible-playbook only to kill it.
+  if (signal?.aborted) return { rc: KILLED_RC, timedOut: false, canceled: true };
   const program = config.command[0] ?? '';
   if (!which(program, config.env.get('PATH'), config.cwd)) {
     // What pexpect's spawn error looks like once it went through the filter.

@@ -9,6 +9,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
+import { withPath } from '../protocol/fs-errors.js';
 
 const OFFLOAD_AFTER = 2000;
 /** Batches in flight before `write` waits: bounds memory when the disk is slower than the stream. */
@@ -38,7 +39,11 @@ export class EventFileWriter {
     if (this.failure) throw this.failure;
     this.written += 1;
     if (this.written <= OFFLOAD_AFTER) {
-      writeFileSync(file, data, { mode: 0o600 });
+      try {
+        writeFileSync(file, data, { mode: 0o600 });
+      } catch (error) {
+        throw withPath(error, file);
+      }
       return;
     }
     this.batch.files.push(file);
@@ -78,8 +83,10 @@ export class EventFileWriter {
   private ensureWorker(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_SOURCE, { eval: true });
-    worker.on('message', (message: { error?: string }) => {
-      if (message.error) this.failure ??= new Error(message.error);
+    worker.on('message', (message: { error?: string; code?: string; syscall?: string; path?: string }) => {
+      // Rebuilt with its code and file, so that ENOSPC reads as such, with the path.
+      const { error, code, syscall, path } = message;
+      if (error) this.failure ??= Object.assign(new Error(error), { code, syscall, path });
       this.inFlight -= 1;
       this.wake();
     });
@@ -103,14 +110,15 @@ const { writeFileSync } = require('node:fs');
 parentPort.on('message', ({ files, ends, buffer }) => {
   const data = Buffer.from(buffer);
   let start = 0;
+  let i = 0;
   try {
-    for (let i = 0; i < files.length; i++) {
+    for (; i < files.length; i++) {
       writeFileSync(files[i], data.subarray(start, ends[i]), { mode: 0o600 });
       start = ends[i];
     }
     parentPort.postMessage({});
   } catch (error) {
-    parentPort.postMessage({ error: error.message });
+    parentPort.postMessage({ error: error.message, code: error.code, syscall: error.syscall, path: error.path ?? files[i] });
   }
 });
 `;

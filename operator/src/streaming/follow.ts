@@ -42,8 +42,15 @@ export async function* followFile(file: string, options: FollowOptions = {}): As
         yield buffer.subarray(0, bytesRead);
         continue;
       }
-      const { size } = await handle.stat();
+      const { size, nlink, ino } = await handle.stat();
       if (size < position) throw new Error(`${file} shrank from ${position} to ${size} bytes while being followed`);
+      if (size > position) continue;
+      // A file deleted or replaced before eof was abandoned: a writer could still append to it, but
+      // nothing says one will, and waiting for one would hang forever.
+      if (nlink === 0) throw new Error(`${file} was deleted while being followed, after ${position} bytes and before the stream's end`);
+      if ((await stat(file).catch(() => null))?.ino !== ino) {
+        throw new Error(`${file} was moved or replaced while being followed, after ${position} bytes and before the stream's end`);
+      }
       await sleep(pollMs, undefined, { signal: options.signal });
     }
   } finally {

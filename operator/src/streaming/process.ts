@@ -12,9 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
 import { readFile } from 'node:fs/promises';
+import { ArtifactsInUseError, lockArtifactsDir } from './artifacts-lock.js';
 import { EventFileWriter } from './event-files.js';
 import type { JobEvent } from '../protocol/events.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
+import { describeFileSystemError } from '../protocol/fs-errors.js';
 import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
 import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
 
@@ -207,13 +209,15 @@ export async function processStream(source: AsyncIterable<Buffer | string>, opti
   // ansible-runner's process keeps its own log here; an empty one keeps the layouts alike.
   await (await open(path.join(options.privateDataDir, 'daemon.log'), 'a', 0o600)).close();
   const consumer = new ResultConsumer(options, artifactsDirFor(options));
-  await consumer.prepare();
-  const frames = readFrames(source, {
-    tmpDir: options.tmpDir ?? os.tmpdir(),
-    keysBeforeZip: ['status'],
-    maxLineBytes: options.maxLineBytes,
-  });
+  let unlock: (() => void) | undefined;
   try {
+    await consumer.prepare();
+    unlock = lockArtifactsDir(consumer.artifactsDir);
+    const frames = readFrames(source, {
+      tmpDir: options.tmpDir ?? os.tmpdir(),
+      keysBeforeZip: ['status'],
+      maxLineBytes: options.maxLineBytes,
+    });
     for await (const frame of frames) {
       consumer.doc.streamStatus = 'running';
       await consume(consumer, frame);
@@ -226,6 +230,8 @@ export async function processStream(source: AsyncIterable<Buffer | string>, opti
     consumer.doc.updatedAt = new Date().toISOString();
     options.onUpdate?.(consumer.doc);
     throw new ProcessError(consumer.doc.explanation, consumer.doc);
+  } finally {
+    unlock?.();
   }
   consumer.doc.streamStatus = 'finished';
   if (consumer.doc.status === 'error' && consumer.doc.rc === null) consumer.doc.rc = 1;
@@ -253,5 +259,7 @@ async function consume(consumer: ResultConsumer, frame: Frame): Promise<void> {
 
 function describeFailure(err: Error): string {
   if (err instanceof StreamFormatError) return `malformed result stream at byte ${err.offset}: ${err.message}`;
-  return `${err instanceof UnsafeArchiveError ? 'unsafe artifacts archive' : 'processing failed'}: ${err.message}`;
+  if (err instanceof ArtifactsInUseError) return err.message;
+  if (err instanceof UnsafeArchiveError) return `unsafe artifacts archive: ${err.message}`;
+  return `processing failed: ${describeFileSystemError(err) ?? err.message}`;
 }

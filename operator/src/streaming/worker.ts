@@ -14,6 +14,7 @@ import type { Writable } from 'node:stream';
 import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
+import { describeFileSystemError } from '../protocol/fs-errors.js';
 import { DEFAULT_UNPACK_LIMITS, packDirectory, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits, type ZipProgress } from '../protocol/zip.js';
 import { prefetchDisplayCallbackDir } from '../job/executables.js';
 import { preloadPty } from '../job/pty.js';
@@ -37,7 +38,8 @@ export interface WorkerOptions {
 
 export type WorkerResult =
   | { ok: true; job: JobResult }
-  | { ok: false; explanation: string };
+  /** `canceled`: the signal aborted before the job started; the stream's status says 'canceled'. */
+  | { ok: false; explanation: string; canceled?: boolean };
 
 export class WorkerInputError extends Error {
   constructor(message: string) {
@@ -79,21 +81,25 @@ interface ReceivedJob {
 
 /** Read the job stream into `dataDir`; validate everything before anything runs. */
 async function receiveJob(source: AsyncIterable<Buffer | string>, dataDir: string, options: WorkerOptions): Promise<ReceivedJob> {
-  const hash = createHash('sha256');
-  async function* hashed(): AsyncGenerator<Buffer | string> {
+  const { signal } = options;
+  const hash = options.inputSha256 ? createHash('sha256') : null;
+  // A cancel stops reading at the next chunk, not only once the whole stream is in.
+  async function* watched(): AsyncGenerator<Buffer | string> {
     for await (const chunk of source) {
-      hash.update(chunk);
+      signal?.throwIfAborted();
+      hash?.update(chunk);
       yield chunk;
     }
   }
   let kwargs: unknown = undefined;
   const tmpDir = options.tmpDir ?? os.tmpdir();
-  const frames = readFrames(options.inputSha256 ? hashed() : source, { tmpDir, keysBeforeZip: ['kwargs'] });
+  const frames = readFrames(hash || signal ? watched() : source, { tmpDir, keysBeforeZip: ['kwargs'] });
   for await (const frame of frames) {
     if (frame.kind === 'message' && 'kwargs' in frame.value) kwargs = frame.value.kwargs;
-    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS, { onProgress: options.onUnpackProgress });
+    if (frame.kind === 'zip') await unpackArchive(frame.file, dataDir, options.limits ?? DEFAULT_UNPACK_LIMITS, { signal, onProgress: options.onUnpackProgress });
   }
-  if (options.inputSha256) {
+  signal?.throwIfAborted();
+  if (hash && options.inputSha256) {
     const actual = hash.digest('hex');
     if (actual !== options.inputSha256.toLowerCase()) {
       throw new WorkerInputError(`the job stream's sha256 is ${actual}, expected ${options.inputSha256} (payload corrupt or replaced)`);
@@ -110,7 +116,7 @@ function explain(err: unknown): string {
   if (err instanceof UnsafeArchiveError) return `refused to extract the private data directory: ${err.message}`;
   if (err instanceof WorkerInputError) return err.message;
   if (err instanceof JobConfigError) return `invalid job: ${err.message}`;
-  return `worker failed: ${(err as Error).message ?? String(err)}`;
+  return `worker failed: ${describeFileSystemError(err) ?? (err as Error).message ?? String(err)}`;
 }
 
 async function prepareDataDir(options: WorkerOptions): Promise<{ dir: string; removeAfter: boolean }> {
@@ -136,10 +142,12 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
     try {
       received = await receiveJob(source, dir, options);
     } catch (err) {
-      const explanation = explain(err);
-      await writer.write(messageLine(new Map([['status', 'error'], ['job_explanation', explanation]])));
+      // Canceled before ansible-playbook started: nothing ran, so there is no job and no artifacts.
+      const canceled = options.signal?.aborted === true;
+      const explanation = canceled ? 'canceled before the job started (while receiving and unpacking it)' : explain(err);
+      await writer.write(messageLine(new Map([['status', canceled ? 'canceled' : 'error'], ['job_explanation', explanation]])));
       await writer.write(EOF_LINE);
-      return { ok: false, explanation };
+      return { ok: false, explanation, canceled };
     }
     const job = await runJob({
       privateDataDir: dir,

@@ -33,6 +33,8 @@ test('a failed write in the thread rejects drain (or a later write) with the rea
     failure = error;
   }
   expect(String(failure)).toMatch(/ENOENT.*no-such-dir\/3000\.json/);
+  // Kept as a system error, so that process can say "no such file or directory: <path>" (or ENOSPC's words).
+  expect(failure).toMatchObject({ code: 'ENOENT', syscall: 'open', path: path.join(missing, '3000.json') });
   await writer.drain().catch(() => undefined); // the thread is stopped either way
 });
 

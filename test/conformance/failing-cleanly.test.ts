@@ -1,0 +1,232 @@
+/**
+ * Failing cleanly, with real programs and real file systems: a full disk under `ajo run`
+ * cancels the play and leaves no temp files; SIGTERM during the unpack never starts
+ * ansible-playbook; `process --follow` stops when its file is deleted; two `process` runs
+ * never share an artifacts directory.
+ */
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fixture } from '../helpers/fixtures.js';
+import { listTree } from '../helpers/hostile.js';
+import { waitFor } from '../helpers/wait.js';
+import { AJO, SCRUBBED_ENV } from './pipeline.js';
+
+const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
+
+interface Running {
+  child: ChildProcess;
+  stdout: () => string;
+  stderr: () => string;
+  /** The exit code (or 128 + signal), once the process has ended. */
+  exited: Promise<number>;
+}
+
+const started: ChildProcess[] = [];
+// A test that fails may leave its ajo running (that is what some of them test): stop it.
+afterEach(() => {
+  for (const child of started.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+});
+
+function start(args: string[], env: NodeJS.ProcessEnv = SCRUBBED_ENV): Running {
+  const child = spawn(process.execPath, [AJO, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  started.push(child);
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
+  child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+  const exited = new Promise<number>((resolve) => {
+    child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0)));
+  });
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
+/** Resolves with the exit code, or fails the test if the process is still running after a minute. */
+async function exitOf(running: Running, what: string): Promise<number> {
+  let code: number | undefined;
+  void running.exited.then((c) => (code = c));
+  return waitFor(what, async () => code, 60_000, 50);
+}
+
+function dataDir(playbook: string): string {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-failing-'));
+  mkdirSync(path.join(dir, 'project'));
+  mkdirSync(path.join(dir, 'inventory'));
+  writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
+  writeFileSync(path.join(dir, 'project', 'site.yml'), playbook);
+  return dir;
+}
+
+/** Pids of live processes whose environment holds `needle` (every process a job starts inherits TMPDIR). */
+function processesWithEnv(needle: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(needle);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+const isRoot = process.getuid?.() === 0;
+
+describe('a full disk under ajo run', () => {
+  (isRoot ? test : test.skip)('cancels the play, names the path and the cause, and leaves no temp files', async () => {
+    const base = mkdtempSync(path.join(os.tmpdir(), 'ajo-enospc-'));
+    const tmp = path.join(base, 'tmp');
+    mkdirSync(tmp);
+    const marker = path.join(base, 'the-play-ran-to-its-end');
+    // The first task's event (3 MB of output) cannot fit the 2 MiB artifacts volume; the second
+    // holds the play for ten minutes, so only a cancel can end it soon.
+    const dir = dataDir(`- hosts: all
+  gather_facts: false
+  tasks:
+    - debug: { msg: "{{ 'x' * 3000000 }}" }
+    - shell: sleep 600
+    - file: { path: "${marker}", state: touch }
+`);
+    const artifacts = path.join(dir, 'artifacts');
+    mkdirSync(artifacts);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', artifacts]);
+    try {
+      const run = start(['run', dir, '-p', 'site.yml', '-q'], { ...SCRUBBED_ENV, TMPDIR: tmp });
+      const code = await exitOf(run, 'ajo run to stop after the disk filled');
+      expect(run.stderr()).toMatch(
+        new RegExp(`^ajo run: processing failed: no space left on device: ${artifacts}/job_events/\\d+-[0-9a-f-]+\\.json$`, 'm'),
+      );
+      expect(run.stderr()).not.toMatch(/zip archive is invalid/);
+      expect(code).toBe(1);
+      await waitFor('every process of the play to be gone', async () => (processesWithEnv(`TMPDIR=${tmp}`).length === 0 ? true : undefined));
+      expect(existsSync(marker)).toBe(false);
+      // The worker's private data dir, its staged artifacts zip and process's received zip all lived here.
+      expect(readdirSync(tmp)).toEqual([]);
+    } finally {
+      // Only needed when the play was left running: its processes are ours, found by their TMPDIR.
+      for (const pid of processesWithEnv(`TMPDIR=${tmp}`)) process.kill(pid, 'SIGKILL');
+      execFileSync('umount', ['--lazy', artifacts]);
+    }
+  });
+});
+
+describe('SIGTERM while the worker unpacks the payload', () => {
+  test('stops the unpack and never starts ansible-playbook', async () => {
+    const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'ajo-sigterm-marker-')), 'ansible-playbook-ran');
+    const source = dataDir(`- hosts: all
+  gather_facts: false
+  tasks:
+    - file: { path: "${marker}", state: touch }
+`);
+    const FILES = 2000;
+    mkdirSync(path.join(source, 'project', 'files'));
+    for (let i = 0; i < FILES; i++) writeFileSync(path.join(source, 'project', 'files', `f${i}`), randomBytes(4096));
+    const stream = path.join(source, '..', `${path.basename(source)}.stream`);
+    const transmitted = spawnSync(process.execPath, [AJO, 'transmit', source, '-p', 'site.yml'], { env: SCRUBBED_ENV, maxBuffer: 64 * 1024 * 1024 });
+    expect(transmitted.status).toBe(0);
+    writeFileSync(stream, transmitted.stdout);
+
+    const target = mkdtempSync(path.join(os.tmpdir(), 'ajo-sigterm-target-'));
+    const unpacked = (): number => (existsSync(path.join(target, 'project', 'files')) ? readdirSync(path.join(target, 'project', 'files')).length : 0);
+    const worker = start(['worker', '--private-data-dir', target, '--input', stream]);
+    // Look only while the worker is stopped, so what is seen is where it is: once the unpack
+    // has begun and has far to go, SIGTERM is queued before it may run on.
+    for (;;) {
+      worker.child.kill('SIGSTOP');
+      const count = unpacked();
+      if (count > 0 && count <= FILES / 2) {
+        worker.child.kill('SIGTERM');
+        worker.child.kill('SIGCONT');
+        break;
+      }
+      worker.child.kill('SIGCONT');
+      if (count > FILES / 2) throw new Error(`the worker unpacked ${count} of ${FILES} files between two looks; make the payload larger`);
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    const code = await exitOf(worker, 'the worker to stop after SIGTERM');
+
+    // The whole result stream: no status of a started job, no events, no artifacts zip.
+    expect(worker.stdout()).toBe('{"status": "canceled", "job_explanation": "canceled before the job started (while receiving and unpacking it)"}\n{"eof": true}\n');
+    expect(worker.stderr()).toMatch(/^ajo worker: canceled before the job started/m);
+    expect(code).toBe(254);
+    expect(unpacked()).toBeLessThan(FILES);
+    // No job: no artifacts dir, and the playbook's first task never ran.
+    expect(existsSync(path.join(target, 'artifacts'))).toBe(false);
+    expect(existsSync(marker)).toBe(false);
+  });
+});
+
+const recorded = readFileSync(fixture('demo_run', 'worker.stream')).toString('latin1');
+const eventLines = recorded.split('\n').filter((l) => l.startsWith('{"uuid"'));
+/** The recorded stream up to and including its tenth event. */
+const firstTenEvents = recorded.slice(0, recorded.indexOf(eventLines[9]!) + eventLines[9]!.length + 1);
+const jobEventCount = (out: string): number => {
+  const dir = path.join(out, 'artifacts', 'job_events');
+  return existsSync(dir) ? readdirSync(dir).length : 0;
+};
+
+/** `process OUT --follow FILE` with the first ten events in FILE, once it has written them. */
+async function followingTenEvents(): Promise<{ followed: string; out: string; processing: Running }> {
+  const work = mkdtempSync(path.join(os.tmpdir(), 'ajo-follow-'));
+  const followed = path.join(work, 'worker.out');
+  const out = path.join(work, 'out');
+  writeFileSync(followed, firstTenEvents);
+  const processing = start(['process', out, '--follow', followed, '-q']);
+  await waitFor('process to write the first ten events', async () => (jobEventCount(out) === 10 ? true : undefined));
+  return { followed, out, processing };
+}
+
+describe('process --follow', () => {
+  test('exits with an error when the followed file is deleted before eof', async () => {
+    const { followed, out, processing } = await followingTenEvents();
+    unlinkSync(followed);
+    const code = await exitOf(processing, 'process to notice the deletion');
+    expect(processing.stderr()).toMatch(new RegExp(`^ajo process: processing failed: ${followed} was deleted while being followed, after \\d+ bytes and before the stream's end$`, 'm'));
+    expect(code).toBe(1);
+    expect(jobEventCount(out)).toBe(10);
+  });
+});
+
+describe('two process runs into one artifacts directory', () => {
+  const lockFile = (out: string): string => path.join(out, 'artifacts', '.ajo-process.lock');
+
+  test('the second fails with a clear "in use" message; the first completes its directory', async () => {
+    const { followed, out, processing: first } = await followingTenEvents();
+
+    const second = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: recorded, env: SCRUBBED_ENV, encoding: 'utf8' });
+    expect(second.stderr).toMatch(
+      new RegExp(`^ajo process: the artifacts directory ${out}/artifacts is in use by another ajo process \\(pid ${first.child.pid}\\); wait for it, or write elsewhere`, 'm'),
+    );
+    expect(second.status).toBe(1);
+    expect(jobEventCount(out)).toBe(10);
+
+    appendFileSync(followed, recorded.slice(firstTenEvents.length));
+    expect(await exitOf(first, 'the first process to finish')).toBe(0);
+    expect(jobEventCount(out)).toBe(eventLines.length);
+    expect(readFileSync(path.join(out, 'artifacts', 'status'), 'utf8')).toBe('successful');
+    expect(existsSync(lockFile(out))).toBe(false);
+  });
+
+  test('a lock left by a dead process on this host is taken over; one from another host is not', () => {
+    const out = mkdtempSync(path.join(os.tmpdir(), 'ajo-lock-stale-'));
+    mkdirSync(path.join(out, 'artifacts'));
+    const gone = spawnSync('/bin/true');
+    const pidNamespace = readlinkSync('/proc/self/ns/pid');
+    writeFileSync(lockFile(out), `${gone.pid}\n${os.hostname()}\n${pidNamespace}\n`);
+    const taken = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: recorded, env: SCRUBBED_ENV, encoding: 'utf8' });
+    expect(taken.stderr).not.toMatch(/ajo process:/);
+    expect(taken.status).toBe(0);
+    expect(existsSync(lockFile(out))).toBe(false);
+
+    writeFileSync(lockFile(out), `${gone.pid}\nsome-other-host\n${pidNamespace}\n`);
+    const refused = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: recorded, env: SCRUBBED_ENV, encoding: 'utf8' });
+    expect(refused.stderr).toMatch(
+      new RegExp(`^ajo process: the artifacts directory ${out}/artifacts is in use by an ajo process on some-other-host \\(pid ${gone.pid}\\); if it is gone, remove ${lockFile(out)}$`, 'm'),
+    );
+    expect(refused.status).toBe(1);
+    expect(listTree(path.join(out, 'artifacts'))).toContain('.ajo-process.lock');
+  });
+});
