@@ -53,12 +53,17 @@ export class StreamFormatError extends Error {
 
 // ---------------------------------------------------------------- writing
 
-/** Write text with backpressure, so a slow consumer never makes us buffer a whole stream. */
+/**
+ * Write text with backpressure, so a slow consumer never makes us buffer a whole stream. Once
+ * the consumer is gone (the stream closed or destroyed) the write is dropped, not waited on.
+ */
 export async function writeOut(out: Writable, data: string | Buffer): Promise<void> {
   if (!out.write(data)) await drainOrClose(out);
 }
 
 async function drainOrClose(out: Writable): Promise<void> {
+  // A stream already destroyed will emit neither: waiting for it would hang the writer for ever.
+  if (out.destroyed) return;
   await new Promise<void>((resolve, reject) => {
     const done = (): void => {
       out.off('drain', done);
