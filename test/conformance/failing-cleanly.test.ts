@@ -6,14 +6,16 @@
  */
 import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, unlinkSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
 import { listTree } from '../helpers/hostile.js';
+import { scratchSpace } from '../helpers/scratch.js';
 import { waitFor } from '../helpers/wait.js';
 import { AJO, SCRUBBED_ENV } from './pipeline.js';
 
+const scratch = scratchSpace();
 const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
 
 interface Running {
@@ -51,7 +53,7 @@ async function exitOf(running: Running, what: string): Promise<number> {
 }
 
 function dataDir(playbook: string): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-failing-'));
+  const dir = scratch.dir('ajo-failing-');
   mkdirSync(path.join(dir, 'project'));
   mkdirSync(path.join(dir, 'inventory'));
   writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
@@ -77,7 +79,7 @@ const isRoot = process.getuid?.() === 0;
 
 describe('a full disk under ajo run', () => {
   (isRoot ? test : test.skip)('cancels the play, names the path and the cause, and leaves no temp files', async () => {
-    const base = mkdtempSync(path.join(os.tmpdir(), 'ajo-enospc-'));
+    const base = scratch.dir('ajo-enospc-');
     const tmp = path.join(base, 'tmp');
     mkdirSync(tmp);
     const marker = path.join(base, 'the-play-ran-to-its-end');
@@ -115,7 +117,7 @@ describe('a full disk under ajo run', () => {
 
 describe('SIGTERM while the worker unpacks the payload', () => {
   test('stops the unpack and never starts ansible-playbook', async () => {
-    const marker = path.join(mkdtempSync(path.join(os.tmpdir(), 'ajo-sigterm-marker-')), 'ansible-playbook-ran');
+    const marker = path.join(scratch.dir('ajo-sigterm-marker-'), 'ansible-playbook-ran');
     const source = dataDir(`- hosts: all
   gather_facts: false
   tasks:
@@ -124,12 +126,12 @@ describe('SIGTERM while the worker unpacks the payload', () => {
     const FILES = 2000;
     mkdirSync(path.join(source, 'project', 'files'));
     for (let i = 0; i < FILES; i++) writeFileSync(path.join(source, 'project', 'files', `f${i}`), randomBytes(4096));
-    const stream = path.join(source, '..', `${path.basename(source)}.stream`);
+    const stream = path.join(scratch.dir('ajo-sigterm-stream-'), 'job.stream');
     const transmitted = spawnSync(process.execPath, [AJO, 'transmit', source, '-p', 'site.yml'], { env: SCRUBBED_ENV, maxBuffer: 64 * 1024 * 1024 });
     expect(transmitted.status).toBe(0);
     writeFileSync(stream, transmitted.stdout);
 
-    const target = mkdtempSync(path.join(os.tmpdir(), 'ajo-sigterm-target-'));
+    const target = scratch.dir('ajo-sigterm-target-');
     const unpacked = (): number => (existsSync(path.join(target, 'project', 'files')) ? readdirSync(path.join(target, 'project', 'files')).length : 0);
     const worker = start(['worker', '--private-data-dir', target, '--input', stream]);
     // Look only while the worker is stopped, so what is seen is where it is: once the unpack
@@ -170,7 +172,7 @@ const jobEventCount = (out: string): number => {
 
 /** `process OUT --follow FILE` with the first ten events in FILE, once it has written them. */
 async function followingTenEvents(): Promise<{ followed: string; out: string; processing: Running }> {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'ajo-follow-'));
+  const work = scratch.dir('ajo-follow-');
   const followed = path.join(work, 'worker.out');
   const out = path.join(work, 'out');
   writeFileSync(followed, firstTenEvents);
@@ -211,7 +213,7 @@ describe('two process runs into one artifacts directory', () => {
   });
 
   test('a lock left by a dead process on this host is taken over; one from another host is not', () => {
-    const out = mkdtempSync(path.join(os.tmpdir(), 'ajo-lock-stale-'));
+    const out = scratch.dir('ajo-lock-stale-');
     mkdirSync(path.join(out, 'artifacts'));
     const gone = spawnSync('/bin/true');
     const pidNamespace = readlinkSync('/proc/self/ns/pid');
