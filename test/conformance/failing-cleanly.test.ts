@@ -192,6 +192,27 @@ describe('process --follow', () => {
   });
 });
 
+describe('process reading stdin', () => {
+  test('SIGTERM ends it at once with "canceled", though the writer never ends the stream', async () => {
+    const out = scratch.dir('ajo-process-sigterm-');
+    const statusFile = path.join(out, 'status.json');
+    const child = spawn(process.execPath, [AJO, 'process', out, '-q', '--status-file', statusFile], { env: SCRUBBED_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+    started.push(child);
+    let stderr = '';
+    child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
+    const exited = new Promise<number>((resolve) => child.on('close', (code, signal) => resolve(code ?? 128 + (signal ? os.constants.signals[signal] : 0))));
+    // The first line makes process load, take its signal handlers and publish a document; stdin then stays open.
+    child.stdin!.write('{"status": "starting", "runner_ident": "sig"}\n');
+    await waitFor('process to publish its first status document', async () =>
+      existsSync(statusFile) && readFileSync(statusFile, 'utf8').includes('"starting"') ? true : undefined,
+    );
+    child.kill('SIGTERM');
+    const code = await exitOf({ child, stdout: () => '', stderr: () => stderr, exited }, 'process to stop after SIGTERM');
+    expect(stderr).toMatch(new RegExp(`^ajo process: canceled by a signal before the result stream's eof; what arrived is in ${out}$`, 'm'));
+    expect(code).toBe(254);
+  });
+});
+
 describe('two process runs into one artifacts directory', () => {
   const lockFile = (out: string): string => path.join(out, 'artifacts', '.ajo-process.lock');
 

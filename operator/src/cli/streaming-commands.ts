@@ -298,6 +298,8 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
     await publisher.start();
     const controller = cancelOnSignals();
     const source = flags.follow ? followFile(flags.follow, { signal: controller.signal }) : process.stdin;
+    // SIGTERM/SIGINT cut stdin too: process then reports the stream cut short instead of waiting for a writer that may never end.
+    if (!flags.follow) controller.signal.addEventListener('abort', () => process.stdin.destroy(), { once: true });
     let result: ProcessResult | undefined;
     try {
       result = await processStream(source, {
@@ -311,6 +313,11 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
       process.exitCode = result.rc ?? (result.status === 'successful' ? 0 : 1);
     } catch (err) {
       if (!(err instanceof ProcessError)) throw err;
+      if (controller.signal.aborted) {
+        process.stderr.write(`ajo process: canceled by a signal before the result stream's eof; what arrived is in ${dir}\n`);
+        process.exitCode = (await import('../job/index.js')).KILLED_RC;
+        return;
+      }
       process.stderr.write(`ajo process: ${err.message}\n`);
       process.exitCode = EXIT_BAD_INPUT;
     } finally {
