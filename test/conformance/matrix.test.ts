@@ -3,11 +3,13 @@
  * transmit, worker and process must agree with the all-ansible-runner
  * pipeline on rc, status, the event sequence and the artifact file set.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
-import { ALL_COMBOS, comboName, withoutTimingEvents, normaliseText, outline, pythonAvailable, runPipeline, type PipelineOutcome } from './pipeline.js';
+import { missingPrograms } from '../helpers/programs.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { tempDirs } from '../helpers/temp.js';
+import { ALL_COMBOS, comboName, withoutTimingEvents, normaliseText, outline, runPipeline, type PipelineOutcome } from './pipeline.js';
 
 interface Case {
   name: string;
@@ -23,11 +25,13 @@ interface Case {
   expect: { rc: string; status: string };
 }
 
+const tmp = tempDirs('ajo-conf-matrix-');
+
 const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
 
 function madeDataDir(playbook: string, body: string, extra: Record<string, string> = {}): () => string {
   return () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-case-'));
+    const dir = tmp();
     mkdirSync(path.join(dir, 'project'));
     mkdirSync(path.join(dir, 'inventory'));
     writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
@@ -45,7 +49,7 @@ const fixtureDir = (...parts: string[]) => () => fixture(...parts);
 /** A private data dir with a role in roles/ and no project/: -r makes the playbook. */
 function roleDataDir(role: string, tasks: string): () => string {
   return () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-case-'));
+    const dir = tmp();
     mkdirSync(path.join(dir, 'roles', role, 'tasks'), { recursive: true });
     writeFileSync(path.join(dir, 'roles', role, 'tasks', 'main.yml'), tasks);
     mkdirSync(path.join(dir, 'inventory'));
@@ -150,32 +154,32 @@ const comparable = (o: PipelineOutcome, c: Case) => ({
   events: c.volatileOutput ? outline(o.events) : c.timingSensitive ? withoutTimingEvents(o.events) : o.events,
 });
 
-const available = pythonAvailable();
-if (!available) console.warn('SKIPPED tier conformance: /usr/bin/ansible-runner is not installed (run scripts/setup)');
-const describeIf = available ? describe : describe.skip;
-
 /** AJO_CONFORMANCE_COMBOS=ajo|runner|ajo,... narrows the matrix while developing. */
 const combos = process.env.AJO_CONFORMANCE_COMBOS
   ? ALL_COMBOS.filter((c) => process.env.AJO_CONFORMANCE_COMBOS!.split(',').includes(comboName(c)))
   : ALL_COMBOS;
 
-describeIf.each(CASES)('conformance: $name', (testCase) => {
-  let reference: PipelineOutcome;
+// Every stage but ajo's own runs ansible-runner, and every worker runs ansible-playbook.
+describeOrSkip('conformance matrix', missingPrograms('ansible-runner', 'ansible-playbook'), () => {
+  describe.each(CASES)('$name', (testCase) => {
+    let reference: PipelineOutcome;
+    const input = () => ({ dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
 
-  beforeAll(() => {
-    reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, { dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
-  });
+    beforeAll(() => {
+      reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, input(), tmp);
+    });
 
-  test('the all-ansible-runner reference behaves as recorded', () => {
-    expect({ rc: reference.rc, status: reference.status }).toEqual(testCase.expect);
-    expect(reference.events.length).toBeGreaterThan(0);
-  });
+    test('the all-ansible-runner reference behaves as recorded', () => {
+      expect({ rc: reference.rc, status: reference.status }).toEqual(testCase.expect);
+      expect(reference.events.length).toBeGreaterThan(0);
+    });
 
-  test.each(combos.filter((c) => comboName(c) !== 'runner|runner|runner'))('$transmit | $worker | $process agrees with it', (combo) => {
-    const outcome = runPipeline(combo, { dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
-    const sensitive = testCase.timingSensitive ?? false;
-    expect(comparable(outcome, testCase)).toEqual(comparable(reference, testCase));
-    // Whichever process printed it, the playbook output a user sees is the same.
-    if (!sensitive) expect(normaliseText(outcome.printed)).toBe(normaliseText(reference.printed));
+    test.each(combos.filter((c) => comboName(c) !== 'runner|runner|runner'))('$transmit | $worker | $process agrees with it', (combo) => {
+      const outcome = runPipeline(combo, input(), tmp);
+      const sensitive = testCase.timingSensitive ?? false;
+      expect(comparable(outcome, testCase)).toEqual(comparable(reference, testCase));
+      // Whichever process printed it, the playbook output a user sees is the same.
+      if (!sensitive) expect(normaliseText(outcome.printed)).toBe(normaliseText(reference.printed));
+    });
   });
 });

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/fixtures.js';
+import type { TempDirs } from '../helpers/temp.js';
 
 export type Impl = 'ajo' | 'runner';
 export interface Combo {
@@ -69,15 +70,16 @@ export interface NormalisedEvent {
   event_data: unknown;
 }
 
-export function copyDataDir(src: string): string {
-  const dest = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-pdd-'));
+/** A copy of the private data dir `src`, into `dest` (an empty directory) or a fresh temp dir the caller removes. */
+export function copyDataDir(src: string, dest = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-pdd-'))): string {
   cpSync(src, dest, { recursive: true, verbatimSymlinks: true });
   return dest;
 }
 
-export function runPipeline(combo: Combo, input: PipelineInput): PipelineOutcome {
-  const dataDir = copyDataDir(input.dataDir);
-  const outDir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-out-'));
+/** The data dir's copy and the output dir are made by `tmp`, so the test file that owns it removes them. */
+export function runPipeline(combo: Combo, input: PipelineInput, tmp: TempDirs): PipelineOutcome {
+  const dataDir = copyDataDir(input.dataDir, tmp());
+  const outDir = tmp();
   const pipeline = [
     stage(combo.transmit, ['transmit', dataDir, ...(input.playbook ? ['-p', input.playbook] : []), ...(input.transmitArgs ?? [])]),
     stage(combo.worker, ['worker']),
