@@ -147,8 +147,6 @@ const VOLATILE_KEYS = new Set([
   'jid',
   'results_file',
   'child_pid',
-  // Ansible's count of an `until` loop's polls of an async job: set by timing, not by the tool.
-  'attempts',
 ]);
 
 /** Text with everything that differs between two runs of the same job replaced by a token. */
@@ -187,14 +185,6 @@ function normaliseEvent(raw: Record<string, unknown>): NormalisedEvent {
   };
 }
 
-/**
- * Polling and `until:` retries happen as often as timing makes them, zero
- * times included, so every count is correct; they are left out of comparisons.
- */
-export function withoutTimingEvents(events: NormalisedEvent[]): Array<Omit<NormalisedEvent, 'counter'>> {
-  return events.filter((e) => e.event !== 'runner_retry' && e.event !== 'runner_on_async_poll').map(({ counter: _counter, ...event }) => event);
-}
-
 export function pythonAvailable(): boolean {
   try {
     execFileSync(RUNNER, ['--version'], { stdio: 'ignore' });
@@ -202,16 +192,4 @@ export function pythonAvailable(): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * For playbooks whose output depends on the machine's state (the demo lists
- * ~/.ansible_async): the shape of the run, without module results or text.
- */
-export function outline(events: NormalisedEvent[]): Array<Record<string, unknown>> {
-  return withoutTimingEvents(events).map(({ event, event_data }) => {
-    const data = (event_data ?? {}) as Record<string, unknown>;
-    const res = (data.res ?? {}) as Record<string, unknown>;
-    return { event, task: data.task, host: data.host, changed: res.changed, failed: res.failed };
-  });
 }
