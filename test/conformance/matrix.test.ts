@@ -1,13 +1,17 @@
 /**
  * Conformance: every combination of {ajo, ansible-runner} for each of
  * transmit, worker and process must agree with the all-ansible-runner
- * pipeline on rc, status, the event sequence and the artifact file set.
+ * pipeline on rc, status, the event sequence, the artifact file set and the
+ * text printed. Every case sees the same states on every run, so nothing is
+ * compared without its poll and retry counts.
  */
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { fixture } from '../helpers/fixtures.js';
-import { ALL_COMBOS, comboName, withoutTimingEvents, normaliseText, outline, pythonAvailable, runPipeline, type PipelineOutcome } from './pipeline.js';
+import { asyncGate, deterministicDemo, fixture } from '../helpers/fixtures.js';
+import { missingPrograms } from '../helpers/programs.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { tempDirs } from '../helpers/temp.js';
+import { ALL_COMBOS, comboName, normaliseText, runPipeline, type PipelineOutcome } from './pipeline.js';
 
 interface Case {
   name: string;
@@ -16,26 +20,26 @@ interface Case {
   playbook?: string;
   /** More transmit flags, which both CLIs accept. */
   transmitArgs?: string[];
-  /** Polls and retries happen as timing dictates; compare without them. */
-  timingSensitive?: boolean;
-  /** Module output depends on the machine's state: compare the run's outline only. */
-  volatileOutput?: boolean;
   expect: { rc: string; status: string };
+  /** How many events of these kinds the reference has: the states its async checks see, fixed by construction. */
+  eventCounts?: Record<string, number>;
 }
+
+const ONE_POLL_ONE_RETRY = { runner_on_async_poll: 1, runner_retry: 1 };
+
+const tmp = tempDirs('ajo-conf-matrix-');
 
 const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
 
-function madeDataDir(playbook: string, body: string, extra: Record<string, string> = {}): () => string {
+/** A private data dir with `body` as project/`playbook`; `withAsyncGate` adds project/async-gate. */
+function madeDataDir(playbook: string, body: string, options: { withAsyncGate?: boolean } = {}): () => string {
   return () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-case-'));
+    const dir = tmp();
     mkdirSync(path.join(dir, 'project'));
     mkdirSync(path.join(dir, 'inventory'));
     writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
     writeFileSync(path.join(dir, 'project', playbook), body);
-    for (const [file, content] of Object.entries(extra)) {
-      mkdirSync(path.dirname(path.join(dir, file)), { recursive: true });
-      writeFileSync(path.join(dir, file), content);
-    }
+    if (options.withAsyncGate) copyFileSync(asyncGate, path.join(dir, 'project', 'async-gate'));
     return dir;
   };
 }
@@ -45,7 +49,7 @@ const fixtureDir = (...parts: string[]) => () => fixture(...parts);
 /** A private data dir with a role in roles/ and no project/: -r makes the playbook. */
 function roleDataDir(role: string, tasks: string): () => string {
   return () => {
-    const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-case-'));
+    const dir = tmp();
     mkdirSync(path.join(dir, 'roles', role, 'tasks'), { recursive: true });
     writeFileSync(path.join(dir, 'roles', role, 'tasks', 'main.yml'), tasks);
     mkdirSync(path.join(dir, 'inventory'));
@@ -55,7 +59,8 @@ function roleDataDir(role: string, tasks: string): () => string {
 }
 
 const CASES: Case[] = [
-  { name: 'demo fixture (async, poll 0, async_status, fact cache)', dataDir: fixtureDir('demo'), playbook: 'test.yml', timingSensitive: true, volatileOutput: true, expect: { rc: '0', status: 'successful' } },
+  // The recorded demo with async jobs that wait for conditions, not times (test/conformance/demo/project/test.yml).
+  { name: 'demo (async, poll 0, async_status, fact cache)', dataDir: () => deterministicDemo, playbook: 'test.yml', expect: { rc: '0', status: 'successful' }, eventCounts: ONE_POLL_ONE_RETRY },
   { name: 'task failure', dataDir: fixtureDir('cases', 'task_failure', 'input'), playbook: 'fail.yml', expect: { rc: '2', status: 'failed' } },
   { name: 'unreachable host', dataDir: fixtureDir('cases', 'unreachable', 'input'), playbook: 'unreachable.yml', expect: { rc: '4', status: 'failed' } },
   { name: 'missing playbook', dataDir: fixtureDir('cases', 'missing_playbook', 'input'), playbook: 'does_not_exist.yml', expect: { rc: '1', status: 'failed' } },
@@ -66,19 +71,28 @@ const CASES: Case[] = [
   {
     name: 'async and poll 0 made here',
     playbook: 'async.yml',
-    timingSensitive: true,
     expect: { rc: '0', status: 'successful' },
+    eventCounts: ONE_POLL_ONE_RETRY,
+    // Each job waits for its gate file; async-gate (test/conformance/demo/project) makes the first
+    // check see the job running and release it, and later checks wait for the end: one poll event,
+    // one until retry, every run.
     dataDir: madeDataDir(
       'async.yml',
       `- hosts: all
   gather_facts: false
   tasks:
-    - command: sleep 2
-      async: 10
+    - shell: until [ -e "$AJO_GATE" ]; do sleep 0.1; done
+      async: 60
       poll: 1
-    - command: sleep 1
-      async: 10
+      environment:
+        AJO_GATE: "{{ playbook_dir }}/polled.released"
+      vars:
+        ansible_python_interpreter: "{{ playbook_dir }}/async-gate"
+    - shell: until [ -e "$AJO_GATE" ]; do sleep 0.1; done
+      async: 60
       poll: 0
+      environment:
+        AJO_GATE: "{{ playbook_dir }}/bg.released"
       register: bg
     - async_status:
         jid: "{{ bg.ansible_job_id }}"
@@ -86,7 +100,12 @@ const CASES: Case[] = [
       until: r.finished
       retries: 10
       delay: 1
+      environment:
+        AJO_GATE: "{{ playbook_dir }}/bg.released"
+      vars:
+        ansible_python_interpreter: "{{ playbook_dir }}/async-gate"
 `,
+      { withAsyncGate: true },
     ),
   },
   {
@@ -143,39 +162,40 @@ const CASES: Case[] = [
   },
 ];
 
-const comparable = (o: PipelineOutcome, c: Case) => ({
+const comparable = (o: PipelineOutcome) => ({
   rc: o.rc,
   status: o.status,
   artifactFiles: o.artifactFiles,
-  events: c.volatileOutput ? outline(o.events) : c.timingSensitive ? withoutTimingEvents(o.events) : o.events,
+  events: o.events,
+  // Whichever process printed it, the playbook output a user sees is the same.
+  printed: normaliseText(o.printed),
 });
-
-const available = pythonAvailable();
-if (!available) console.warn('SKIPPED tier conformance: /usr/bin/ansible-runner is not installed (run scripts/setup)');
-const describeIf = available ? describe : describe.skip;
 
 /** AJO_CONFORMANCE_COMBOS=ajo|runner|ajo,... narrows the matrix while developing. */
 const combos = process.env.AJO_CONFORMANCE_COMBOS
   ? ALL_COMBOS.filter((c) => process.env.AJO_CONFORMANCE_COMBOS!.split(',').includes(comboName(c)))
   : ALL_COMBOS;
 
-describeIf.each(CASES)('conformance: $name', (testCase) => {
-  let reference: PipelineOutcome;
+// Every stage but ajo's own runs ansible-runner, and every worker runs ansible-playbook.
+describeOrSkip('conformance matrix', missingPrograms('ansible-runner', 'ansible-playbook'), () => {
+  describe.each(CASES)('$name', (testCase) => {
+    let reference: PipelineOutcome;
+    const input = () => ({ dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
 
-  beforeAll(() => {
-    reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, { dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
-  });
+    beforeAll(() => {
+      reference = runPipeline({ transmit: 'runner', worker: 'runner', process: 'runner' }, input(), tmp);
+    });
 
-  test('the all-ansible-runner reference behaves as recorded', () => {
-    expect({ rc: reference.rc, status: reference.status }).toEqual(testCase.expect);
-    expect(reference.events.length).toBeGreaterThan(0);
-  });
+    test('the all-ansible-runner reference behaves as recorded', () => {
+      expect({ rc: reference.rc, status: reference.status }).toEqual(testCase.expect);
+      expect(reference.events.length).toBeGreaterThan(0);
+      for (const [event, count] of Object.entries(testCase.eventCounts ?? {})) {
+        expect([event, reference.events.filter((e) => e.event === event).length]).toEqual([event, count]);
+      }
+    });
 
-  test.each(combos.filter((c) => comboName(c) !== 'runner|runner|runner'))('$transmit | $worker | $process agrees with it', (combo) => {
-    const outcome = runPipeline(combo, { dataDir: testCase.dataDir(), playbook: testCase.playbook, transmitArgs: testCase.transmitArgs });
-    const sensitive = testCase.timingSensitive ?? false;
-    expect(comparable(outcome, testCase)).toEqual(comparable(reference, testCase));
-    // Whichever process printed it, the playbook output a user sees is the same.
-    if (!sensitive) expect(normaliseText(outcome.printed)).toBe(normaliseText(reference.printed));
+    test.each(combos.filter((c) => comboName(c) !== 'runner|runner|runner'))('$transmit | $worker | $process agrees with it', (combo) => {
+      expect(comparable(runPipeline(combo, input(), tmp))).toEqual(comparable(reference));
+    });
   });
 });

@@ -9,6 +9,7 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, statSync } 
 import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/fixtures.js';
+import type { TempDirs } from '../helpers/temp.js';
 
 export type Impl = 'ajo' | 'runner';
 export interface Combo {
@@ -69,15 +70,16 @@ export interface NormalisedEvent {
   event_data: unknown;
 }
 
-export function copyDataDir(src: string): string {
-  const dest = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-pdd-'));
+/** A copy of the private data dir `src`, into `dest` (an empty directory) or a fresh temp dir the caller removes. */
+export function copyDataDir(src: string, dest = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-pdd-'))): string {
   cpSync(src, dest, { recursive: true, verbatimSymlinks: true });
   return dest;
 }
 
-export function runPipeline(combo: Combo, input: PipelineInput): PipelineOutcome {
-  const dataDir = copyDataDir(input.dataDir);
-  const outDir = mkdtempSync(path.join(os.tmpdir(), 'ajo-conf-out-'));
+/** The data dir's copy and the output dir are made by `tmp`, so the test file that owns it removes them. */
+export function runPipeline(combo: Combo, input: PipelineInput, tmp: TempDirs): PipelineOutcome {
+  const dataDir = copyDataDir(input.dataDir, tmp());
+  const outDir = tmp();
   const pipeline = [
     stage(combo.transmit, ['transmit', dataDir, ...(input.playbook ? ['-p', input.playbook] : []), ...(input.transmitArgs ?? [])]),
     stage(combo.worker, ['worker']),
@@ -145,8 +147,6 @@ const VOLATILE_KEYS = new Set([
   'jid',
   'results_file',
   'child_pid',
-  // Ansible's count of an `until` loop's polls of an async job: set by timing, not by the tool.
-  'attempts',
 ]);
 
 /** Text with everything that differs between two runs of the same job replaced by a token. */
@@ -185,14 +185,6 @@ function normaliseEvent(raw: Record<string, unknown>): NormalisedEvent {
   };
 }
 
-/**
- * Polling and `until:` retries happen as often as timing makes them, zero
- * times included, so every count is correct; they are left out of comparisons.
- */
-export function withoutTimingEvents(events: NormalisedEvent[]): Array<Omit<NormalisedEvent, 'counter'>> {
-  return events.filter((e) => e.event !== 'runner_retry' && e.event !== 'runner_on_async_poll').map(({ counter: _counter, ...event }) => event);
-}
-
 export function pythonAvailable(): boolean {
   try {
     execFileSync(RUNNER, ['--version'], { stdio: 'ignore' });
@@ -200,16 +192,4 @@ export function pythonAvailable(): boolean {
   } catch {
     return false;
   }
-}
-
-/**
- * For playbooks whose output depends on the machine's state (the demo lists
- * ~/.ansible_async): the shape of the run, without module results or text.
- */
-export function outline(events: NormalisedEvent[]): Array<Record<string, unknown>> {
-  return withoutTimingEvents(events).map(({ event, event_data }) => {
-    const data = (event_data ?? {}) as Record<string, unknown>;
-    const res = (data.res ?? {}) as Record<string, unknown>;
-    return { event, task: data.task, host: data.host, changed: res.changed, failed: res.failed };
-  });
 }

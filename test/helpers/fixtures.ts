@@ -12,3 +12,8 @@ export const fixture = (...parts: string[]): string => path.join(runnerFixtures,
  * conditions, not times; see its project/test.yml). The recorded outputs stay those of the original.
  */
 export const deterministicDemo = path.resolve(repoRoot, 'test', 'conformance', 'demo');
+/**
+ * The demo's interpreter for tasks that check an async job (see the script): a data dir made in a
+ * test copies it into project/ to make its own async checks see states set by order, not by timing.
+ */
+export const asyncGate = path.join(deterministicDemo, 'project', 'async-gate');
