@@ -11,7 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { packDirectory } from '../../operator/src/protocol/zip.js';
 import { fixture } from '../helpers/fixtures.js';
-import { scratchSpace } from '../helpers/scratch.js';
+import { tempDirs } from '../helpers/temp.js';
 import { AJO, RUNNER, SCRUBBED_ENV, comboName, runPipeline, type Combo } from './pipeline.js';
 
 const ZEROS_BYTES = 10_000_000;
@@ -21,11 +21,11 @@ const LONG_LINE_BYTES = 2_000_000;
 
 const sha1 = (data: string | Buffer): string => createHash('sha1').update(data).digest('hex');
 
-const scratch = scratchSpace();
+const scratch = tempDirs('ajo-conformance-');
 
 /** A private data dir whose play checks that the payload arrived whole, then prints a long line. */
 function compressibleDataDir(): string {
-  const dir = scratch.dir('ajo-compressible-');
+  const dir = scratch('ajo-compressible-');
   mkdirSync(path.join(dir, 'project'));
   mkdirSync(path.join(dir, 'inventory'));
   writeFileSync(path.join(dir, 'inventory', 'hosts'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
@@ -61,8 +61,7 @@ describe('compressible payloads and artifacts go through', () => {
   ];
 
   test.each(combos.map((combo) => [comboName(combo), combo] as const))('%s', (_name, combo) => {
-    const outcome = runPipeline(combo, { dataDir: compressibleDataDir(), playbook: 'site.yml' });
-    scratch.add(outcome.outDir);
+    const outcome = runPipeline(combo, { dataDir: compressibleDataDir(), playbook: 'site.yml' }, scratch);
     expect(outcome.stderr).not.toMatch(/ratio|refused|unsafe/);
     expect(outcome.exitCodes).toEqual([0, 0, 0]);
     expect(outcome.status).toBe('successful');
@@ -113,7 +112,7 @@ describe('a 200 MB stdout line in the artifacts', () => {
   /** The artifacts of a successful job, with a stdout of one 200 MB line (made once). */
   function artifactsDir(): string {
     if (made) return made;
-    const dir = (made = scratch.dir('ajo-big-stdout-'));
+    const dir = (made = scratch('ajo-big-stdout-'));
     mkdirSync(path.join(dir, 'job_events'));
     writeFileSync(path.join(dir, 'stdout'), Buffer.alloc(STDOUT_BYTES, 'x'));
     writeFileSync(path.join(dir, 'rc'), '0');
@@ -128,7 +127,7 @@ describe('a 200 MB stdout line in the artifacts', () => {
   }
 
   async function ajoZipFrame(dir: string): Promise<Buffer> {
-    const zip = path.join(scratch.dir('ajo-big-stdout-zip-'), 'artifacts.zip');
+    const zip = path.join(scratch('ajo-big-stdout-zip-'), 'artifacts.zip');
     await packDirectory(dir, zip);
     const data = readFileSync(zip);
     return Buffer.from(`{"zipfile": ${data.length}}\n${data.toString('base64')}`);
@@ -140,7 +139,7 @@ describe('a 200 MB stdout line in the artifacts', () => {
   ])('zipped by %s: process writes it all and exits 0', async (_label, zipFrame) => {
     const frame = await zipFrame(artifactsDir());
     const stream = Buffer.concat([Buffer.from(beforeZip, 'latin1'), frame, Buffer.from('{"eof": true}\n')]);
-    const out = scratch.dir('ajo-big-stdout-out-');
+    const out = scratch('ajo-big-stdout-out-');
     const result = spawnSync(process.execPath, [AJO, 'process', out, '-q'], { input: stream, env: SCRUBBED_ENV, encoding: 'utf8' });
     expect(result.stderr).not.toMatch(/ajo process:/);
     expect(result.status).toBe(0);
@@ -152,7 +151,7 @@ describe('a 200 MB stdout line in the artifacts', () => {
     // The reference: what ajo must not refuse, ansible-runner's process accepts.
     const dir = artifactsDir();
     const stream = Buffer.concat([Buffer.from(beforeZip, 'latin1'), runnerZipFrame(dir), Buffer.from('{"eof": true}\n')]);
-    const out = scratch.dir('ajo-big-stdout-runner-');
+    const out = scratch('ajo-big-stdout-runner-');
     const result = spawnSync(RUNNER, ['process', out], { input: stream, env: SCRUBBED_ENV, stdio: ['pipe', 'ignore', 'pipe'] });
     expect(result.status).toBe(0);
     expect(statSync(path.join(out, 'artifacts', 'stdout')).size).toBe(STDOUT_BYTES);

@@ -11,12 +11,12 @@ import os from 'node:os';
 import path from 'node:path';
 import { fixture } from '../helpers/fixtures.js';
 import { listTree } from '../helpers/hostile.js';
-import { scratchSpace } from '../helpers/scratch.js';
+import { tempDirs } from '../helpers/temp.js';
 import { testOrSkip } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 import { AJO, SCRUBBED_ENV } from './pipeline.js';
 
-const scratch = scratchSpace();
+const scratch = tempDirs('ajo-conformance-');
 const INVENTORY = 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n';
 
 interface Running {
@@ -54,7 +54,7 @@ async function exitOf(running: Running, what: string): Promise<number> {
 }
 
 function dataDir(playbook: string): string {
-  const dir = scratch.dir('ajo-failing-');
+  const dir = scratch('ajo-failing-');
   mkdirSync(path.join(dir, 'project'));
   mkdirSync(path.join(dir, 'inventory'));
   writeFileSync(path.join(dir, 'inventory', 'hosts'), INVENTORY);
@@ -80,7 +80,7 @@ const notRoot = process.getuid?.() === 0 ? null : 'mounting a small tmpfs needs 
 
 describe('a full disk under ajo run', () => {
   testOrSkip('cancels the play, names the path and the cause, and leaves no temp files', notRoot, async () => {
-    const base = scratch.dir('ajo-enospc-');
+    const base = scratch('ajo-enospc-');
     const tmp = path.join(base, 'tmp');
     mkdirSync(tmp);
     const marker = path.join(base, 'the-play-ran-to-its-end');
@@ -119,7 +119,7 @@ describe('a full disk under ajo run', () => {
 
 describe('SIGTERM while the worker unpacks the payload', () => {
   test('stops the unpack and never starts ansible-playbook', async () => {
-    const marker = path.join(scratch.dir('ajo-sigterm-marker-'), 'ansible-playbook-ran');
+    const marker = path.join(scratch('ajo-sigterm-marker-'), 'ansible-playbook-ran');
     const source = dataDir(`- hosts: all
   gather_facts: false
   tasks:
@@ -128,12 +128,12 @@ describe('SIGTERM while the worker unpacks the payload', () => {
     const FILES = 2000;
     mkdirSync(path.join(source, 'project', 'files'));
     for (let i = 0; i < FILES; i++) writeFileSync(path.join(source, 'project', 'files', `f${i}`), randomBytes(4096));
-    const stream = path.join(scratch.dir('ajo-sigterm-stream-'), 'job.stream');
+    const stream = path.join(scratch('ajo-sigterm-stream-'), 'job.stream');
     const transmitted = spawnSync(process.execPath, [AJO, 'transmit', source, '-p', 'site.yml'], { env: SCRUBBED_ENV, maxBuffer: 64 * 1024 * 1024 });
     expect(transmitted.status).toBe(0);
     writeFileSync(stream, transmitted.stdout);
 
-    const target = scratch.dir('ajo-sigterm-target-');
+    const target = scratch('ajo-sigterm-target-');
     const unpacked = (): number => (existsSync(path.join(target, 'project', 'files')) ? readdirSync(path.join(target, 'project', 'files')).length : 0);
     const worker = start(['worker', '--private-data-dir', target, '--input', stream]);
     // Look only while the worker is stopped, so what is seen is where it is: once the unpack
@@ -174,7 +174,7 @@ const jobEventCount = (out: string): number => {
 
 /** `process OUT --follow FILE` with the first ten events in FILE, once it has written them. */
 async function followingTenEvents(): Promise<{ followed: string; out: string; processing: Running }> {
-  const work = scratch.dir('ajo-follow-');
+  const work = scratch('ajo-follow-');
   const followed = path.join(work, 'worker.out');
   const out = path.join(work, 'out');
   writeFileSync(followed, firstTenEvents);
@@ -196,7 +196,7 @@ describe('process --follow', () => {
 
 describe('process reading stdin', () => {
   test('SIGTERM ends it at once with "canceled", though the writer never ends the stream', async () => {
-    const out = scratch.dir('ajo-process-sigterm-');
+    const out = scratch('ajo-process-sigterm-');
     const statusFile = path.join(out, 'status.json');
     const child = spawn(process.execPath, [AJO, 'process', out, '-q', '--status-file', statusFile], { env: SCRUBBED_ENV, stdio: ['pipe', 'pipe', 'pipe'] });
     started.push(child);
@@ -236,7 +236,7 @@ describe('two process runs into one artifacts directory', () => {
   });
 
   test('a lock left by a dead process on this host is taken over; one from another host is not', () => {
-    const out = scratch.dir('ajo-lock-stale-');
+    const out = scratch('ajo-lock-stale-');
     mkdirSync(path.join(out, 'artifacts'));
     const gone = spawnSync('/bin/true');
     const pidNamespace = readlinkSync('/proc/self/ns/pid');

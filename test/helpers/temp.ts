@@ -4,8 +4,8 @@ import os from 'node:os';
 import path from 'node:path';
 
 export interface TempDirs {
-  /** A fresh directory, `<os tmpdir>/<prefix>XXXXXX`. */
-  (): string;
+  /** A fresh directory, `<os tmpdir>/<prefix>XXXXXX`, with this file's prefix or another. */
+  (prefix?: string): string;
   /** Remove this directory too (one a helper made elsewhere); returns it. */
   adopt(dir: string): string;
 }
@@ -23,5 +23,5 @@ export function tempDirs(prefix: string): TempDirs {
     made.push(dir);
     return dir;
   };
-  return Object.assign(() => adopt(mkdtempSync(path.join(os.tmpdir(), prefix))), { adopt });
+  return Object.assign((other?: string) => adopt(mkdtempSync(path.join(os.tmpdir(), other ?? prefix))), { adopt });
 }
