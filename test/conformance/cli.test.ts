@@ -4,17 +4,19 @@
  * whole help text; and nothing written.
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync } from 'node:fs';
-import os from 'node:os';
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { AJO } from './pipeline.js';
+import { tempDirs } from '../helpers/temp.js';
+
+const tmp = tempDirs('ajo-cli-');
 
 function ajo(args: string[]): { status: number | null; stdout: string; stderr: string } {
   const result = spawnSync(process.execPath, [AJO, ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, KUBECONFIG: '/nonexistent' } });
   return { status: result.status, stdout: result.stdout, stderr: result.stderr };
 }
 
-const scratch = mkdtempSync(path.join(os.tmpdir(), 'ajo-cli-'));
+const scratch = tmp();
 /** A private data dir that must not come into being: usage errors are found before anything is written. */
 const dir = path.join(scratch, 'never-made');
 

@@ -4,11 +4,14 @@
  * With stderr in a file instead, nothing but the usual lines may appear there.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { spawn } from 'node-pty';
 import { AJO, pythonAvailable } from './pipeline.js';
+import { tempDirs } from '../helpers/temp.js';
+
+const tmp = tempDirs('ajo-tty-');
 
 const FILES = 40;
 const sh = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
@@ -16,7 +19,7 @@ const ajo = (args: string): string => `${sh(process.execPath)} ${sh(AJO)} ${args
 
 /** A private data dir of FILES files: a one-task play, its inventory, and payload. */
 function dataDir(): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-tty-'));
+  const dir = tmp();
   mkdirSync(path.join(dir, 'project', 'files'), { recursive: true });
   mkdirSync(path.join(dir, 'inventory'));
   writeFileSync(path.join(dir, 'inventory', 'hosts'), 'localhost ansible_connection=local ansible_python_interpreter=/usr/bin/python3\n');
@@ -49,7 +52,7 @@ function finalLine(shown: string, label: string): string | undefined {
 const describeIf = pythonAvailable() ? describe : describe.skip;
 
 describeIf('progress on a terminal', () => {
-  const work = mkdtempSync(path.join(os.tmpdir(), 'ajo-tty-out-'));
+  const work = tmp('ajo-tty-out-');
   const out = (name: string): string => path.join(work, name);
 
   test('transmit: repainted progress, ended with the totals; the job stream is unchanged', async () => {

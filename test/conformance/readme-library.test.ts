@@ -5,12 +5,14 @@
  * a 2 MB project through the real ansible-playbook. Needs `npm run build`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import os from 'node:os';
 import path from 'node:path';
 import { repoRoot } from '../helpers/fixtures.js';
 import { AJO, pythonAvailable } from './pipeline.js';
+import { tempDirs } from '../helpers/temp.js';
+
+const tmp = tempDirs('ajo-readme-');
 
 const MARKER = '<!-- readme-library-example:';
 const LIBRARY = path.join(repoRoot, 'operator', 'dist', 'index.js');
@@ -43,7 +45,7 @@ const describeIf = pythonAvailable() ? describe : describe.skip;
 
 describeIf("the README's library example", () => {
   test('type-checks against the build and runs the play as written', () => {
-    const cwd = mkdtempSync(path.join(os.tmpdir(), 'ajo-readme-'));
+    const cwd = tmp();
     const code = readmeExample();
     expect(code).toContain("from 'ajo';");
     const local = code.replace("from 'ajo';", `from ${JSON.stringify(LIBRARY)};`);
@@ -74,7 +76,7 @@ describeIf("the README's library example", () => {
 describeIf('without the optional peer dependencies', () => {
   /** This build with every installed package but the optional peers, as `npm install ajo` leaves it. */
   function lightInstall(): string {
-    const app = mkdtempSync(path.join(os.tmpdir(), 'ajo-light-'));
+    const app = tmp('ajo-light-');
     cpSync(path.join(repoRoot, 'package.json'), path.join(app, 'package.json'));
     cpSync(path.join(repoRoot, 'operator', 'dist'), path.join(app, 'operator', 'dist'), { recursive: true });
     const peers = Object.keys(JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')).peerDependencies ?? {});
@@ -93,7 +95,7 @@ describeIf('without the optional peer dependencies', () => {
     const app = lightInstall();
     const cli = path.join(app, 'operator', 'dist', 'cli', 'main.js');
     expect(existsSync(AJO)).toBe(true);
-    const demo = demoProject(mkdtempSync(path.join(os.tmpdir(), 'ajo-light-pdd-')));
+    const demo = demoProject(tmp('ajo-light-pdd-'));
     const job = execFileSync(process.execPath, [cli, 'transmit', demo, '-p', 'test.yml'], { maxBuffer: 64 * 1024 * 1024 });
     expect(job.toString('latin1')).toMatch(/\{"eof": true\}\n$/);
     const worker = spawnSync(process.execPath, [cli, 'worker'], { input: job, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });

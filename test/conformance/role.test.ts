@@ -6,11 +6,14 @@
  * The pipeline runs of a role, in all eight mixes, are a case of matrix.test.ts.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { RoleVarsError, rolePlaybook } from '../../operator/src/protocol/role-play.js';
 import { AJO, copyDataDir, pythonAvailable, RUNNER } from './pipeline.js';
+import { tempDirs } from '../helpers/temp.js';
+
+const tmp = tempDirs('ajo-role-case-');
 
 const PYTHON = '/usr/bin/python3'; // the interpreter ansible-runner runs on
 
@@ -45,7 +48,7 @@ function tree(dir: string): string[] {
 }
 
 function transmitWith(impl: 'ajo' | 'runner', dataDir: string, args: string[]): { decoded: Decoded; before: string[]; after: string[] } {
-  const dir = copyDataDir(dataDir);
+  const dir = copyDataDir(dataDir, tmp('ajo-role-copy-'));
   const before = tree(dir);
   const [program, prefix] = impl === 'ajo' ? [process.execPath, [AJO]] : [RUNNER, []];
   const result = spawnSync(program, [...prefix, 'transmit', dir, ...args], { maxBuffer: 64 * 1024 * 1024 });
@@ -68,7 +71,7 @@ function normalised(decoded: Decoded): Decoded {
 }
 
 function roleDataDir(withProject: boolean): string {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'ajo-role-case-'));
+  const dir = tmp();
   mkdirSync(path.join(dir, 'roles', 'greet', 'tasks'), { recursive: true });
   writeFileSync(path.join(dir, 'roles', 'greet', 'tasks', 'main.yml'), '- debug:\n    msg: "{{ greeting | default(\'hello\') }}"\n');
   mkdirSync(path.join(dir, 'inventory'));
@@ -149,7 +152,7 @@ function fuzzWords(count: number): string[] {
 
 /** ansible-runner's role_manager itself, once per value: the vars it writes, or the exception it dies of. */
 const ORACLE = String.raw`
-import json, sys, tempfile
+import json, shutil, sys, tempfile
 from ansible_runner.__main__ import role_manager
 pdd = tempfile.mkdtemp()
 out = []
@@ -159,6 +162,7 @@ for value in json.load(sys.stdin):
             out.append({'play': open(kwargs.playbook).read()})
     except Exception as e:
         out.append({'error': type(e).__name__})
+shutil.rmtree(pdd)
 print(json.dumps(out))
 `;
 
