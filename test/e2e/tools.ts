@@ -124,11 +124,26 @@ export function imagePlan(kubectl: string): ImagePlan {
   const hint = `the node lacks ${missing.join(', ')}: run images/build --load cluster (or --load kind)`;
   if (!isLocalCluster()) return { action: 'skip', reason: hint };
   const archives = ['runner', 'operator'].map((name) => path.join(imagesCacheDir(), `ajo-${name}-${version}.tar`));
-  if (archives.every((archive) => existsSync(archive))) return { action: 'load', archives };
+  if (archives.every((archive) => existsSync(archive)) && archivesAreCurrent(imagesCacheDir())) return { action: 'load', archives };
   if (process.env.AJO_E2E_BUILD_IMAGES === '0') return { action: 'skip', reason: `${hint} (AJO_E2E_BUILD_IMAGES=0 forbids building them here)` };
   if (process.getuid?.() !== 0) return { action: 'skip', reason: `${hint} (building needs root)` };
   if (!onPath('debootstrap')) return { action: 'skip', reason: `${hint} (building needs debootstrap: apt-get install debootstrap)` };
   return { action: 'build' };
+}
+
+/**
+ * Whether the cached archives were built from what this run would build them from: the
+ * version alone does not say, and loading images of older code would test that code.
+ */
+function archivesAreCurrent(cacheDir: string): boolean {
+  let recorded: string;
+  try {
+    recorded = readFileSync(path.join(cacheDir, 'inputs.sha256'), 'utf8').trim();
+  } catch {
+    return false;
+  }
+  const current = execFileSync(path.join(repoDir, 'images', 'build'), ['--inputs-digest'], { encoding: 'utf8' }).trim();
+  return recorded === current;
 }
 
 /** Carries out the plan; then waits until the kubelet reports the images. */
