@@ -27,11 +27,11 @@ export function messageLine(message: unknown): string {
 }
 
 /**
- * How a worker ends a stream for a job that could not run, as ansible-runner's worker
- * does: `{"status": "error", "job_explanation": ...}` and the eof line.
+ * How a worker ends a stream for a job that could not run or was stopped, as ansible-runner's
+ * worker does: `{"status": "error", "job_explanation": ...}` (or "canceled") and the eof line.
  */
-export function errorEndLines(explanation: string): string {
-  return messageLine(new Map([['status', 'error'], ['job_explanation', explanation]])) + EOF_LINE;
+export function unfinishedEndLines(explanation: string, status: 'error' | 'canceled' = 'error'): string {
+  return messageLine(new Map([['status', status], ['job_explanation', explanation]])) + EOF_LINE;
 }
 
 export function zipHeaderLine(size: number): string {

@@ -11,7 +11,7 @@ import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { Writable } from 'node:stream';
-import { EOF_LINE, KEEPALIVE_LINE, messageLine, readFrames, StreamFormatError, writeOut, writeZipFrame } from '../protocol/frames.js';
+import { EOF_LINE, KEEPALIVE_LINE, readFrames, StreamFormatError, unfinishedEndLines, writeOut, writeZipFrame } from '../protocol/frames.js';
 import { parseRunnerKwargs, type RunnerKwargs } from '../protocol/kwargs.js';
 import { dumps, type PyObject } from '../protocol/pyjson.js';
 import { describeFileSystemError } from '../protocol/fs-errors.js';
@@ -145,8 +145,7 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
       // Canceled before ansible-playbook started: nothing ran, so there is no job and no artifacts.
       const canceled = options.signal?.aborted === true;
       const explanation = canceled ? 'canceled before the job started (while receiving and unpacking it)' : explain(err);
-      await writer.write(messageLine(new Map([['status', canceled ? 'canceled' : 'error'], ['job_explanation', explanation]])));
-      await writer.write(EOF_LINE);
+      await writer.write(unfinishedEndLines(explanation, canceled ? 'canceled' : 'error'));
       return { ok: false, explanation, canceled };
     }
     const job = await runJob({
@@ -162,8 +161,7 @@ export async function worker(source: AsyncIterable<Buffer | string>, out: Writab
   } catch (err) {
     // A failure after the job started still ends the stream, so process never hangs.
     const explanation = explain(err);
-    await writer.write(messageLine(new Map([['status', 'error'], ['job_explanation', explanation]]))).catch(() => undefined);
-    await writer.write(EOF_LINE).catch(() => undefined);
+    await writer.write(unfinishedEndLines(explanation)).catch(() => undefined);
     return { ok: false, explanation };
   } finally {
     clearInterval(keepalive);

@@ -16,7 +16,7 @@ import {
   type AnsibleJobSpec,
   type StoredAnsibleJob,
 } from '../../api/ansible-job.js';
-import { errorEndLines } from '../../protocol/frames.js';
+import { unfinishedEndLines } from '../../protocol/frames.js';
 import { mergeOver } from './merge.js';
 import type { JsonObject, PodManifest } from './pod-types.js';
 import { restrictedPolicyViolations } from './restricted-policy.js';
@@ -101,7 +101,7 @@ export function shellWord(text: string): string {
  * reads the file from $AJO_PAYLOAD, which holds the same path.
  */
 export function ansibleRunnerScript(payload: string, output = WORKER_OUTPUT): string {
-  const mismatch = errorEndLines(`payload sha256 mismatch: ${payload} does not match spec.payload.sha256`);
+  const mismatch = unfinishedEndLines(`payload sha256 mismatch: ${payload} does not match spec.payload.sha256`);
   return [
     'if ! printf "%s  %s\\n" "$AJO_PAYLOAD_SHA256" "$AJO_PAYLOAD" | sha256sum -c - >/dev/null 2>&1; then',
     `  printf '%s' ${shellWord(mismatch)} >> ${shellWord(output)}`,
