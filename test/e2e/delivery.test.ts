@@ -243,10 +243,13 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
       return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
     }, 240_000, 300);
     expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2, changed: 2 }) });
-    // Polled (every 2 s) while Running: event counts seen before the end, and growing.
+    // Polled (every 2 s) while Running: some refresh showed events before the last one. Not the
+    // highest count seen: the refresh after the final event may come before the pod has ended
+    // (artifacts still being sent), so under load the last Running count can equal the total. The
+    // playbook's 8 s of sleeps leave room for several refreshes in the middle.
     expect(progress.length).toBeGreaterThan(0);
-    expect(Math.max(...progress)).toBeGreaterThan(0);
-    expect(Math.max(...progress)).toBeLessThan(done.status!.eventCount!);
+    const midway = progress.filter((count) => count > 0 && count < done.status!.eventCount!);
+    expect(midway.length).toBeGreaterThan(0);
     expect((await podOf(done)).spec.activeDeadlineSeconds).toBe(300);
   }, 300_000);
 
