@@ -1,10 +1,10 @@
 // packDirectory and unpackArchive report their progress: per file, monotonic, and a final `done` with the totals.
-import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { packDirectory, unpackArchive, type ZipProgress } from '../../../operator/src/protocol/zip.js';
+import { tempDirs } from '../../helpers/temp.js';
 
-const tmp = (): string => mkdtempSync(path.join(os.tmpdir(), 'ajo-zip-progress-'));
+const tmp = tempDirs('ajo-zip-progress-');
 
 /** 3 files of 1000, 2000 and 3000 bytes, a symlink, two directories. */
 function tree(): string {
