@@ -90,7 +90,7 @@ export async function runOperator(kube: KubeClient, namespaces: string[], extra:
     client: kube,
     namespaces,
     concurrency: 8,
-    podOptions: { defaultImage: 'ajo-runner:test', processImage: 'ajo-runner:test', statusPort: 8765 },
+    podOptions: { defaultImage: 'ajo-runner:test', processImage: 'ajo-runner:test', composeImage: 'ajo-runner:test', statusPort: 8765 },
     logger,
     ...extra,
   });

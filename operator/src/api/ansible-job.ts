@@ -8,6 +8,7 @@
  */
 import { z } from 'zod';
 import { hostCountsSchema, runnerStatusSchema } from '../protocol/status-document.js';
+import { Source } from './source.js';
 
 export const GROUP = 'ajo.dev';
 export const VERSION = 'v1alpha1';
@@ -123,7 +124,8 @@ export const DEFAULT_IMAGE_PULL_BACKOFF_TIMEOUT_SECONDS = 120;
 
 export const AnsibleJobSpec = z
   .object({
-    payload: Payload,
+    payload: Payload.optional(),
+    source: Source.optional(),
     image: z.string().min(1).max(1024).optional().meta({
       description: "Execution environment image; the operator's runner image when unset. Any image with ansible-runner works with worker: ansible-runner.",
     }),
@@ -176,9 +178,13 @@ export const AnsibleJobSpec = z
   .refine((spec) => spec.async === undefined || spec.poll === undefined || spec.poll <= spec.async, {
     message: 'poll must not exceed async',
   })
+  .refine((spec) => (spec.payload === undefined) !== (spec.source === undefined), {
+    message: 'must name exactly one of payload or source',
+  })
   .meta({
     'x-kubernetes-validations': [
       { rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' },
+      { rule: 'has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
     ],
   });
 export type AnsibleJobSpec = z.output<typeof AnsibleJobSpec>;

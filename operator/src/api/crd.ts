@@ -138,6 +138,26 @@ export interface CustomResourceDefinition {
   spec: JsonSchema;
 }
 
+/** The only spec field a user may change once the job has launched (to cancel it). */
+export const MUTABLE_AFTER_LAUNCH: readonly string[] = ['suspend'];
+
+/**
+ * The CEL rule that freezes the spec once status records an attempt: a re-applied or edited
+ * manifest (kubectl, Argo CD) can never change what a running or finished job is, nor relaunch
+ * it. CEL has no "map without a key", so the rule compares every other spec field, listed from
+ * the zod source so that a new field is covered the day it is added.
+ */
+export function immutableAfterLaunchRule(specFields: readonly string[]): { rule: string; message: string } {
+  const same = specFields
+    .filter((field) => !MUTABLE_AFTER_LAUNCH.includes(field))
+    .map((field) => `(has(self.spec.${field}) ? has(oldSelf.spec.${field}) && self.spec.${field} == oldSelf.spec.${field} : !has(oldSelf.spec.${field}))`);
+  return {
+    rule: `!has(oldSelf.status) || !has(oldSelf.status.attempts) || oldSelf.status.attempts == 0 || (${same.join(' && ')})`,
+    message:
+      'spec is immutable once the job has launched (status.attempts > 0); only spec.suspend may change. Create a new AnsibleJob to run it again.',
+  };
+}
+
 const printerColumns = [
   { name: 'Phase', type: 'string', jsonPath: '.status.phase' },
   { name: 'RC', type: 'integer', jsonPath: '.status.rc' },
@@ -175,6 +195,7 @@ export function buildCrd(): CustomResourceDefinition {
                   rule: `self.metadata.name.size() <= ${MAX_JOB_NAME_LENGTH}`,
                   message: `metadata.name must be at most ${MAX_JOB_NAME_LENGTH} characters (pod names append -<attempt>)`,
                 },
+                immutableAfterLaunchRule(Object.keys(AnsibleJobSpec.shape)),
               ],
               properties: {
                 apiVersion: { type: 'string' },

@@ -177,6 +177,11 @@ function registerOperator(program: Command) {
     .addOption(new Option('--concurrency <n>', 'jobs reconciled at once').env('AJO_CONCURRENCY').default(16).argParser(positiveInteger('--concurrency')))
     .addOption(new Option('--image <image>', 'default worker image (spec.image overrides)').env('AJO_RUNNER_IMAGE'))
     .addOption(new Option('--process-image <image>', 'image of the process sidecar (default: --image)').env('AJO_PROCESS_IMAGE'))
+    .addOption(
+      new Option('--compose-image <image>', 'image of the compose init container of spec.source jobs: ajo, git, ssh, ansible-galaxy (default: --image)').env(
+        'AJO_COMPOSE_IMAGE',
+      ),
+    )
     .addOption(new Option('--status-port <port>', 'port of the sidecar status document').default(8765).argParser(portNumber('--status-port')))
     .addOption(new Option('--status-via <how>', 'reach sidecars directly (pod IP) or via the API server proxy').choices(['direct', 'proxy']).default('direct'))
     .addOption(new Option('--metrics-port <port>', 'port for /metrics, /healthz, /readyz').env('AJO_METRICS_PORT').default(8080).argParser(portNumber('--metrics-port')))
@@ -187,7 +192,7 @@ function registerOperator(program: Command) {
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)');
   addCleanupOptions(command)
     .action(async (flags: CleanupFlags & {
-      namespace?: string[]; concurrency: number; image?: string; processImage?: string; statusPort: number; statusVia: 'direct' | 'proxy';
+      namespace?: string[]; concurrency: number; image?: string; processImage?: string; composeImage?: string; statusPort: number; statusVia: 'direct' | 'proxy';
       metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string;
     }) => {
       const cleanup = usage(() => cleanupConfigFromFlags(flags));
@@ -200,7 +205,7 @@ function registerOperator(program: Command) {
         client,
         namespaces: flags.namespace ?? [],
         concurrency: flags.concurrency,
-        podOptions: { defaultImage: image, processImage: flags.processImage ?? image, statusPort: flags.statusPort },
+        podOptions: { defaultImage: image, processImage: flags.processImage ?? image, composeImage: flags.composeImage ?? image, statusPort: flags.statusPort },
         logger,
         metricsPort: flags.metricsPort,
         statusSource: flags.statusVia,

@@ -25,10 +25,24 @@ describe('AnsibleJob CRD', () => {
 
   test('CEL rules for the constraints a schema cannot express', () => {
     const spec = specSchema();
-    expect(spec['x-kubernetes-validations']).toEqual([{ rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' }]);
+    expect(spec['x-kubernetes-validations']).toEqual([
+      { rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' },
+      { rule: 'has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
+    ]);
     expect(spec.properties.payload['x-kubernetes-validations'][0].rule).toBe('has(self.secret) != has(self.volume)');
     expect(spec.properties.payload.properties.sha256.pattern).toBe('^[a-f0-9]{64}$');
-    expect(spec.required).toEqual(['payload']);
+    expect(spec.required).toBeUndefined();
+  });
+
+  test('after launch the spec is frozen except suspend: one CEL transition rule names every other field', () => {
+    const rules = version().schema.openAPIV3Schema['x-kubernetes-validations'] as { rule: string; message: string }[];
+    const frozen = rules.find((rule) => rule.message.startsWith('spec is immutable'));
+    expect(frozen).toBeDefined();
+    for (const field of Object.keys(specSchema().properties)) {
+      const compared = frozen!.rule.includes(`self.spec.${field} == oldSelf.spec.${field}`);
+      expect([field, compared]).toEqual([field, field !== 'suspend']);
+    }
+    expect(frozen!.rule.startsWith('!has(oldSelf.status) || !has(oldSelf.status.attempts) || oldSelf.status.attempts == 0 ||')).toBe(true);
   });
 
   test('defaults in the CRD are the zod defaults', () => {
@@ -64,5 +78,30 @@ describe('AnsibleJob CRD', () => {
     expect(AnsibleJobSpec.safeParse({ ...base, payload: { ...base.payload, sha256: 'XYZ' } }).success).toBe(false);
     expect(AnsibleJobSpec.safeParse({ ...base, worker: 'bash' }).success).toBe(false);
     expect(AnsibleJobSpec.safeParse({ ...base, backoffLimit: -1 }).success).toBe(false);
+  });
+
+  test('a job names a payload or a source, never both nor neither', () => {
+    const payload = { secret: { name: 'p' }, sha256: 'a'.repeat(64) };
+    const source = { project: { inline: [{ path: 'site.yml', content: '- hosts: all\n' }] }, playbook: 'site.yml' };
+    expect(AnsibleJobSpec.safeParse({ source }).success).toBe(true);
+    expect(AnsibleJobSpec.safeParse({ payload, source }).success).toBe(false);
+    expect(AnsibleJobSpec.safeParse({}).success).toBe(false);
+  });
+
+  test('source: inline paths may not escape, what to run is exactly one thing, references need a project', () => {
+    const ok = (source: unknown) => AnsibleJobSpec.safeParse({ source }).success;
+    const inline = (path: string) => ({ project: { inline: [{ path, content: '' }] }, playbook: 'site.yml' });
+    expect(ok(inline('roles/web/tasks/main.yml'))).toBe(true);
+    expect(ok(inline('../etc/passwd'))).toBe(false);
+    expect(ok(inline('roles/../../x'))).toBe(false);
+    expect(ok(inline('/etc/passwd'))).toBe(false);
+    expect(ok({ project: { inline: [{ path: 'a', content: '' }, { path: 'a', content: '' }] }, playbook: 'a' })).toBe(false);
+    expect(ok({ module: { name: 'ping' } })).toBe(true);
+    expect(ok({ playbook: 'site.yml' })).toBe(false);
+    expect(ok({ ...inline('site.yml'), module: { name: 'ping' } })).toBe(false);
+    expect(ok({ module: { name: 'ping' }, inventory: { path: 'hosts' } })).toBe(false);
+    expect(ok({ module: { name: 'ping' }, inventory: { inline: 'a', path: 'hosts' } })).toBe(false);
+    expect(ok({ project: { git: { url: 'https://example.org/x.git' }, inline: [{ path: 'a', content: '' }] }, playbook: 'a' })).toBe(false);
+    expect(ok({ ...inline('site.yml'), project: { inline: [{ path: 'site.yml', content: 'x'.repeat(65_537) }] } })).toBe(false);
   });
 });

@@ -5,7 +5,7 @@ import type { PodBuildOptions } from '../../../operator/src/controller/pod/pod-s
 
 export const SHA = 'a'.repeat(64);
 export const T0 = Date.parse('2026-01-01T00:00:00Z');
-export const podOptions: PodBuildOptions = { defaultImage: 'ajo-runner:0.1.0', processImage: 'ajo-runner:0.1.0', statusPort: 8765 };
+export const podOptions: PodBuildOptions = { defaultImage: 'ajo-runner:0.1.0', processImage: 'ajo-runner:0.1.0', composeImage: 'ajo-runner:0.1.0', statusPort: 8765 };
 
 export function makeJob(spec: Record<string, unknown> = {}, status?: StoredAnsibleJob['status'], meta: Record<string, unknown> = {}): StoredAnsibleJob {
   return {
@@ -13,6 +13,25 @@ export function makeJob(spec: Record<string, unknown> = {}, status?: StoredAnsib
     kind: 'AnsibleJob',
     metadata: { name: 'demo', namespace: 'ns', uid: 'uid-1', resourceVersion: '1', generation: 1, creationTimestamp: new Date(T0).toISOString(), ...meta },
     spec: AnsibleJobSpec.parse({ payload: { secret: { name: 'demo-payload' }, sha256: SHA }, ...spec }),
+    ...(status ? { status } : {}),
+  };
+}
+
+/** A job written as spec.source (no payload): a git project, two hosts, a key and a vault password. */
+export function makeSourceJob(source: Record<string, unknown> = {}, status?: StoredAnsibleJob['status']): StoredAnsibleJob {
+  return {
+    apiVersion: 'ajo.dev/v1alpha1',
+    kind: 'AnsibleJob',
+    metadata: { name: 'site', namespace: 'ns', uid: 'uid-2', resourceVersion: '1', generation: 1, creationTimestamp: new Date(T0).toISOString() },
+    spec: AnsibleJobSpec.parse({
+      source: {
+        project: { git: { url: 'ssh://git@git.fixtures.svc/srv/git/site.git', revision: 'v1', authSecret: 'git-key' } },
+        playbook: 'site.yml',
+        inventory: { configMap: { name: 'hosts', key: 'inventory.ini' } },
+        credentials: { sshKeySecret: 'fleet-key', vaultPassword: { name: 'vault', key: 'password' } },
+        ...source,
+      },
+    }),
     ...(status ? { status } : {}),
   };
 }

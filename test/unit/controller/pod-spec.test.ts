@@ -6,7 +6,7 @@ import path from 'node:path';
 import { ansibleRunnerScript, buildWorkerPod, podNameFor, shellWord } from '../../../operator/src/controller/pod/pod-spec.js';
 import { readFrames, type Frame } from '../../../operator/src/protocol/frames.js';
 import { restrictedPolicyViolations } from '../../../operator/src/controller/pod/restricted-policy.js';
-import { makeJob, podOptions, SHA } from './fixtures.js';
+import { makeJob, makeSourceJob, podOptions, SHA } from './fixtures.js';
 
 const containerNamed = (pod: any, name: string) => pod.spec.containers.find((c: any) => c.name === name);
 
@@ -178,5 +178,72 @@ describe('the ansible-runner worker script', () => {
     for (const text of ['', awkward, "'", `a'b"c\\d$e\`f`]) {
       expect(spawnSync('/bin/sh', ['-c', `printf '%s' ${shellWord(text)}`], { encoding: 'utf8' }).stdout).toBe(text);
     }
+  });
+});
+
+describe('worker pod of a job written as spec.source', () => {
+  const build = (source: Record<string, unknown> = {}) => {
+    const built = buildWorkerPod(makeSourceJob(source), 1, podOptions);
+    if (!built.ok) throw new Error(built.violations.join());
+    return built.pod as any;
+  };
+
+  test('a compose init container writes the payload the worker reads; no sha256 to check against', () => {
+    const pod = build();
+    const [compose] = pod.spec.initContainers;
+    expect(compose.name).toBe('compose');
+    expect(compose.image).toBe(podOptions.composeImage);
+    expect(compose.command).toEqual([
+      'ajo', 'compose', '--source', '/etc/ajo/source.json', '--configmaps', '/sources/configmaps', '--secrets', '/sources/secrets',
+      '--work-dir', '/compose', '--output', '/payload/stream', '--termination-log', '/dev/termination-log',
+    ]);
+    expect(compose.volumeMounts).toContainEqual({ name: 'payload', mountPath: '/payload' });
+    expect(containerNamed(pod, 'worker').command).toEqual(['ajo', 'worker', '--input', '/payload/stream', '--output', '/shared/worker.out', '--private-data-dir', '/runner']);
+    expect(containerNamed(pod, 'worker').env.map((e: any) => e.name)).not.toContain('AJO_PAYLOAD_SHA256');
+    expect(pod.spec.volumes.find((v: any) => v.name === 'payload')).toEqual({ name: 'payload', emptyDir: {} });
+  });
+
+  test('the source travels as a pod annotation read through the downward API, never Secret data', () => {
+    const pod = build();
+    expect(JSON.parse(pod.metadata.annotations['ajo.dev/source'])).toEqual(makeSourceJob().spec.source);
+    expect(pod.metadata.annotations['ajo.dev/payload-sha256']).toBeUndefined();
+    expect(pod.spec.volumes.find((v: any) => v.name === 'source-spec')).toEqual({
+      name: 'source-spec',
+      downwardAPI: { items: [{ path: 'source.json', fieldRef: { fieldPath: "metadata.annotations['ajo.dev/source']" } }] },
+    });
+  });
+
+  test('each named ConfigMap and Secret is mounted once, read-only, in the compose container only', () => {
+    const pod = build({ extraVarsFrom: [{ secret: { name: 'vault', key: 'vars.yml' } }, { configMap: { name: 'hosts', key: 'vars.yml' } }] });
+    const volumes = pod.spec.volumes.filter((v: any) => v.configMap || v.secret);
+    expect(volumes).toEqual([
+      { name: 'configmap-0', configMap: { name: 'hosts' } },
+      { name: 'secret-0', secret: { secretName: 'fleet-key', defaultMode: 0o440 } },
+      { name: 'secret-1', secret: { secretName: 'git-key', defaultMode: 0o440 } },
+      { name: 'secret-2', secret: { secretName: 'vault', defaultMode: 0o440 } },
+    ]);
+    const [compose] = pod.spec.initContainers;
+    expect(compose.volumeMounts).toEqual(expect.arrayContaining([
+      { name: 'configmap-0', mountPath: '/sources/configmaps/hosts', readOnly: true },
+      { name: 'secret-2', mountPath: '/sources/secrets/vault', readOnly: true },
+    ]));
+    for (const container of pod.spec.containers) {
+      expect(container.volumeMounts.map((m: any) => m.name)).not.toEqual(expect.arrayContaining(['secret-0']));
+    }
+  });
+
+  test('the compose container is hardened like the others and the pod passes the restricted profile', () => {
+    const pod = build();
+    const [compose] = pod.spec.initContainers;
+    expect(compose.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true });
+    expect(compose.terminationMessagePolicy).toBe('File');
+    expect(restrictedPolicyViolations(pod.spec)).toEqual([]);
+  });
+
+  test('worker: ansible-runner skips the sha256 check of a composed stream', () => {
+    const built = buildWorkerPod({ ...makeSourceJob(), spec: { ...makeSourceJob().spec, worker: 'ansible-runner' } }, 1, podOptions);
+    if (!built.ok) throw new Error('unexpected');
+    const script = containerNamed(built.pod, 'worker').command[2];
+    expect(script).toBe('exec ansible-runner worker --private-data-dir /runner < "$AJO_PAYLOAD" >> /shared/worker.out');
   });
 });

@@ -2,7 +2,9 @@
  * Builds the worker pod of one attempt of an AnsibleJob: a `worker` container
  * that reads the payload file and appends the result stream to a file on a shared emptyDir,
  * and a `process` sidecar that follows that file, writes artifacts and serves the status
- * document. Pure: the same job and attempt always give the same pod.
+ * document. A job written as spec.source gets a `compose` init container first, which makes
+ * the payload file from the mounted ConfigMaps, Secrets and a git checkout. Pure: the same job
+ * and attempt always give the same pod.
  */
 import {
   ANNOTATION_PAYLOAD_SHA256,
@@ -16,6 +18,7 @@ import {
   type AnsibleJobSpec,
   type StoredAnsibleJob,
 } from '../../api/ansible-job.js';
+import { configMapsOf, secretsOf, type Source } from '../../api/source.js';
 import { unfinishedEndLines } from '../../protocol/frames.js';
 import { mergeOver } from './merge.js';
 import type { JsonObject, PodManifest } from './pod-types.js';
@@ -26,6 +29,8 @@ export interface PodBuildOptions {
   defaultImage: string;
   /** Image of the process sidecar; it needs `ajo`, which an arbitrary EE image may lack. */
   processImage: string;
+  /** Image of the compose init container of spec.source jobs: ajo, git, ssh and ansible-galaxy. */
+  composeImage: string;
   /** Port of the sidecar's GET /status. */
   statusPort: number;
 }
@@ -43,6 +48,14 @@ export const PROCESS_TMP_DIR = '/tmp';
 export const TERMINATION_LOG = '/dev/termination-log';
 export const WORKER_CONTAINER = 'worker';
 export const PROCESS_CONTAINER = 'process';
+export const COMPOSE_CONTAINER = 'compose';
+/** The pod annotation that holds spec.source as JSON; the compose container reads it through the downward API. */
+export const ANNOTATION_SOURCE = 'ajo.dev/source';
+export const SOURCE_SPEC_DIR = '/etc/ajo';
+export const SOURCE_SPEC_FILE = `${SOURCE_SPEC_DIR}/source.json`;
+export const CONFIGMAPS_DIR = '/sources/configmaps';
+export const SECRETS_DIR = '/sources/secrets';
+export const COMPOSE_WORK_DIR = '/compose';
 
 export function podNameFor(jobName: string, attempt: number): string {
   return `${jobName}-${attempt}`;
@@ -54,7 +67,7 @@ export function identFor(jobName: string, attempt: number): string {
 }
 
 export function payloadFile(spec: AnsibleJobSpec): string {
-  if (spec.payload.volume) return `${PAYLOAD_DIR}/${spec.payload.volume.path}`;
+  if (spec.payload?.volume) return `${PAYLOAD_DIR}/${spec.payload.volume.path}`;
   return `${PAYLOAD_DIR}/stream`;
 }
 
@@ -66,6 +79,9 @@ export function artifactsLocation(spec: AnsibleJobSpec, ident: string): { volume
 }
 
 function payloadVolume(spec: AnsibleJobSpec): JsonObject {
+  // Composed in the pod: the compose init container writes the stream, the worker reads it.
+  if (spec.source) return { name: 'payload', emptyDir: {} };
+  if (!spec.payload) throw new Error('spec names neither a payload nor a source');
   if (spec.payload.secret) {
     return {
       name: 'payload',
@@ -100,19 +116,23 @@ export function shellWord(text: string): string {
  * waiting for a stream that never comes. `payload` is named in the message; the script
  * reads the file from $AJO_PAYLOAD, which holds the same path.
  */
-export function ansibleRunnerScript(payload: string, output = WORKER_OUTPUT): string {
+export function ansibleRunnerScript(payload: string, output = WORKER_OUTPUT, checkSha256 = true): string {
+  const run = `exec ansible-runner worker --private-data-dir ${PRIVATE_DATA_DIR} < "$AJO_PAYLOAD" >> ${shellWord(output)}`;
+  if (!checkSha256) return run;
   const mismatch = unfinishedEndLines(`payload sha256 mismatch: ${payload} does not match spec.payload.sha256`);
   return [
     'if ! printf "%s  %s\\n" "$AJO_PAYLOAD_SHA256" "$AJO_PAYLOAD" | sha256sum -c - >/dev/null 2>&1; then',
     `  printf '%s' ${shellWord(mismatch)} >> ${shellWord(output)}`,
     '  exit 2',
     'fi',
-    `exec ansible-runner worker --private-data-dir ${PRIVATE_DATA_DIR} < "$AJO_PAYLOAD" >> ${shellWord(output)}`,
+    run,
   ].join('\n');
 }
 
 function workerCommand(spec: AnsibleJobSpec): string[] {
-  if (spec.worker === 'ansible-runner') return ['sh', '-c', ansibleRunnerScript(payloadFile(spec))];
+  // A composed stream is made in the same pod a moment before: there is no sha256 to hold it to.
+  const sha256 = spec.payload?.sha256;
+  if (spec.worker === 'ansible-runner') return ['sh', '-c', ansibleRunnerScript(payloadFile(spec), WORKER_OUTPUT, sha256 !== undefined)];
   return [
     'ajo',
     'worker',
@@ -120,8 +140,7 @@ function workerCommand(spec: AnsibleJobSpec): string[] {
     payloadFile(spec),
     '--output',
     WORKER_OUTPUT,
-    '--input-sha256',
-    spec.payload.sha256,
+    ...(sha256 ? ['--input-sha256', sha256] : []),
     '--private-data-dir',
     PRIVATE_DATA_DIR,
   ];
@@ -145,7 +164,7 @@ function workerContainer(spec: AnsibleJobSpec, options: PodBuildOptions): JsonOb
     env: [
       { name: 'HOME', value: HOME_DIR },
       { name: 'AJO_PAYLOAD', value: payloadFile(spec) },
-      { name: 'AJO_PAYLOAD_SHA256', value: spec.payload.sha256 },
+      ...(spec.payload ? [{ name: 'AJO_PAYLOAD_SHA256', value: spec.payload.sha256 }] : []),
     ],
     resources,
     // Ansible writes wherever a playbook says, so only the sidecar gets a read-only root.
@@ -157,6 +176,67 @@ function workerContainer(spec: AnsibleJobSpec, options: PodBuildOptions): JsonOb
       { name: 'home', mountPath: HOME_DIR },
     ],
     terminationMessagePolicy: 'FallbackToLogsOnError',
+  };
+}
+
+/** Volume names are DNS labels; object names may be longer and hold dots, so volumes are numbered. */
+function sourceVolumes(source: Source): { volumes: JsonObject[]; mounts: JsonObject[] } {
+  const configMaps = configMapsOf(source).map((name, index) => ({
+    volume: { name: `configmap-${index}`, configMap: { name } },
+    mount: { name: `configmap-${index}`, mountPath: `${CONFIGMAPS_DIR}/${name}`, readOnly: true },
+  }));
+  const secrets = secretsOf(source).map((name, index) => ({
+    // 0440 with fsGroup: readable by the compose container's user, by no one else.
+    volume: { name: `secret-${index}`, secret: { secretName: name, defaultMode: 0o440 } },
+    mount: { name: `secret-${index}`, mountPath: `${SECRETS_DIR}/${name}`, readOnly: true },
+  }));
+  const sourceSpec = {
+    name: 'source-spec',
+    downwardAPI: { items: [{ path: 'source.json', fieldRef: { fieldPath: `metadata.annotations['${ANNOTATION_SOURCE}']` } }] },
+  };
+  return {
+    volumes: [sourceSpec, ...configMaps.map((c) => c.volume), ...secrets.map((s) => s.volume), { name: 'compose', emptyDir: {} }],
+    mounts: [
+      { name: 'source-spec', mountPath: SOURCE_SPEC_DIR, readOnly: true },
+      ...configMaps.map((c) => c.mount),
+      ...secrets.map((s) => s.mount),
+      { name: 'compose', mountPath: COMPOSE_WORK_DIR },
+      { name: 'payload', mountPath: PAYLOAD_DIR },
+    ],
+  };
+}
+
+function composeContainer(spec: AnsibleJobSpec, source: Source, options: PodBuildOptions): JsonObject {
+  return {
+    name: COMPOSE_CONTAINER,
+    image: options.composeImage,
+    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
+    command: [
+      'ajo',
+      'compose',
+      '--source',
+      SOURCE_SPEC_FILE,
+      '--configmaps',
+      CONFIGMAPS_DIR,
+      '--secrets',
+      SECRETS_DIR,
+      '--work-dir',
+      COMPOSE_WORK_DIR,
+      '--output',
+      payloadFile(spec),
+      '--termination-log',
+      TERMINATION_LOG,
+    ],
+    // git, ssh and ansible-galaxy write under HOME and TMPDIR; the root filesystem stays read-only.
+    env: [
+      { name: 'HOME', value: `${COMPOSE_WORK_DIR}/home` },
+      { name: 'TMPDIR', value: `${COMPOSE_WORK_DIR}/tmp` },
+    ],
+    resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '512Mi' } },
+    securityContext: containerSecurityContext(true),
+    volumeMounts: sourceVolumes(source).mounts,
+    terminationMessagePath: TERMINATION_LOG,
+    terminationMessagePolicy: 'File',
   };
 }
 
@@ -230,7 +310,9 @@ export function defaultWorkerPod(
       name,
       namespace: job.metadata.namespace,
       labels: { ...jobLabels(job), [LABEL_ATTEMPT]: String(attempt) },
-      annotations: { [ANNOTATION_PAYLOAD_SHA256]: spec.payload.sha256 },
+      annotations: spec.payload
+        ? { [ANNOTATION_PAYLOAD_SHA256]: spec.payload.sha256 }
+        : { [ANNOTATION_SOURCE]: JSON.stringify(spec.source) },
       ownerReferences: [ownerReferenceTo(job)],
     },
     spec: {
@@ -247,9 +329,11 @@ export function defaultWorkerPod(
         fsGroup: RUNNER_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
+      ...(spec.source ? { initContainers: [composeContainer(spec, spec.source, options)] } : {}),
       containers: [workerContainer(spec, options), processContainer(spec, identFor(job.metadata.name, attempt), options)],
       volumes: [
         payloadVolume(spec),
+        ...(spec.source ? sourceVolumes(spec.source).volumes : []),
         { name: 'shared', emptyDir: {} },
         { name: 'runner', emptyDir: {} },
         { name: 'home', emptyDir: {} },
