@@ -11,6 +11,8 @@ const PROBES = {
   'ansible-playbook': ['ansible-playbook', ['--version']],
   unzip: ['unzip', ['-v']],
   mkfifo: ['mkfifo', ['--version']],
+  /** Debian's Lua, for the Argo CD health check (docs/argocd/); Argo CD itself embeds gopher-lua (Lua 5.1). */
+  'lua5.4': ['lua5.4', ['-v']],
 } as const satisfies Record<string, readonly [string, readonly string[]]>;
 
 export type Program = keyof typeof PROBES;
