@@ -92,7 +92,7 @@ payload Secrets no AnsibleJob owns; the operator never reads Secret data.
 {{- end }}
 - apiGroups: [""]
   resources: [events]
-  verbs: [create]
+  verbs: [create, list]
 {{- if gt (int .Values.cleanup.interval) 0 }}
 - apiGroups: [""]
   resources: [secrets]

@@ -233,6 +233,14 @@ export const AnsibleJobStatus = z.object({
     .optional()
     .meta({ description: 'Where the process sidecar wrote artifacts.' }),
   observedGeneration: z.int().min(0).optional(),
+  source: z
+    .object({
+      commit: z.string().max(64).optional().meta({ description: 'The git commit the project was checked out at.' }),
+      streamSha256: z.string().max(64).meta({ description: 'sha256 of the transmit stream composed in the pod.' }),
+      bytes: z.int().min(0).optional(),
+    })
+    .optional()
+    .meta({ description: 'What a spec.source job ran: recorded when the compose init container finished.' }),
 });
 export type AnsibleJobStatus = z.infer<typeof AnsibleJobStatus>;
 

@@ -8,12 +8,13 @@ import { fetch } from 'undici';
 import {
   API_VERSION,
   KIND,
+  isTerminal,
   parseAnsibleJob,
   PLURAL,
   WORKER_POD_SELECTOR,
   type StoredAnsibleJob,
 } from '../api/ansible-job.js';
-import { decide, isPollDue, type KubeEvent, type Plan } from './lifecycle/decide.js';
+import { decide, isPollDue, podNeedsWarnings, type KubeEvent, type Plan } from './lifecycle/decide.js';
 import { Pod } from './pod/pod-types.js';
 import type { PodBuildOptions } from './pod/pod-spec.js';
 import { parseStatusDocument, type StatusDocument } from '../protocol/status-document.js';
@@ -161,6 +162,30 @@ export class AnsibleJobController {
     }
   }
 
+  /**
+   * The newest Warning event of a pod that sits on a node without starting: the kubelet
+   * reports a missing ConfigMap or Secret only there (FailedMount), never in the pod status.
+   * Reading events needs no access to the Secrets themselves.
+   */
+  private async fetchPodWarning(pod: Pod): Promise<{ reason: string; message: string } | undefined> {
+    const namespace = pod.metadata.namespace ?? '';
+    try {
+      const list = await this.options.client.get<{ items?: { reason?: string; message?: string; lastTimestamp?: string; eventTime?: string; involvedObject?: { uid?: string } }[] }>(
+        paths.events(namespace),
+        { query: { fieldSelector: `involvedObject.kind=Pod,involvedObject.name=${pod.metadata.name},type=Warning` } },
+      );
+      const when = (event: { lastTimestamp?: string; eventTime?: string }) => Date.parse(event.lastTimestamp ?? event.eventTime ?? '') || 0;
+      const newest = (list.items ?? [])
+        .filter((event) => event.involvedObject?.uid === undefined || event.involvedObject.uid === pod.metadata.uid)
+        .filter((event) => event.reason && event.message)
+        .sort((a, b) => when(b) - when(a))[0];
+      return newest ? { reason: newest.reason as string, message: newest.message as string } : undefined;
+    } catch (error) {
+      this.options.logger.debug('pod events could not be read', { pod: pod.metadata.name, error });
+      return undefined;
+    }
+  }
+
   /** One reconcile of one job; returns when to look again, if a timer is due. */
   async reconcile(key: string): Promise<number | undefined> {
     const started = performance.now();
@@ -178,7 +203,15 @@ export class AnsibleJobController {
     try {
       const pod = await this.observePod(job);
       const statusDocument = isPollDue(job, pod, this.now()) ? await this.fetchStatusDocument(pod as Pod) : undefined;
-      const plan = decide({ job, pod, now: this.now(), podOptions: this.options.podOptions, ...(statusDocument ? { statusDocument } : {}) });
+      const podWarning = !isTerminal(job.status?.phase) && podNeedsWarnings(pod) ? await this.fetchPodWarning(pod as Pod) : undefined;
+      const plan = decide({
+        job,
+        pod,
+        now: this.now(),
+        podOptions: this.options.podOptions,
+        ...(statusDocument ? { statusDocument } : {}),
+        ...(podWarning ? { podWarning } : {}),
+      });
       await this.apply(job, raw, plan, jobInformer);
       this.options.metrics.reconciles.inc({ result: 'ok' });
       return plan.requeueAfterMs;

@@ -2,7 +2,7 @@ import { decide, isPollDue } from '../../../operator/src/controller/lifecycle/de
 import type { StoredAnsibleJob } from '../../../operator/src/api/ansible-job.js';
 import type { Pod } from '../../../operator/src/controller/pod/pod-types.js';
 import type { StatusDocument } from '../../../operator/src/protocol/status-document.js';
-import { makeJob, makePod, podOptions, T0, terminated } from './fixtures.js';
+import { makeJob, makePod, makeSourceJob, podOptions, T0, terminated } from './fixtures.js';
 
 const run = (job: StoredAnsibleJob, pod: Pod | undefined, now = T0, statusDocument?: StatusDocument) =>
   decide({ job, pod, now, podOptions, ...(statusDocument ? { statusDocument } : {}) });
@@ -138,5 +138,71 @@ describe('decide', () => {
   test('deciding twice on the same observation gives the same plan (idempotent)', () => {
     const job = makeJob({}, launched({ podUID: 'pod-uid-1' }));
     expect(run(job, makePod('Pending'), T0 + 1000)).toEqual(run(job, makePod('Pending'), T0 + 1000));
+  });
+});
+
+describe('decide: jobs written as spec.source', () => {
+  const SHA256 = 'b'.repeat(64);
+  const COMMIT = 'c'.repeat(40);
+  const launchedSource = (extra: Record<string, unknown> = {}) => ({ ...launched({ podName: 'site-1', jid: 'uid-2', podUID: 'pod-uid-1' }), ...extra });
+  const composeDone = terminated('compose', 0, 'Completed', JSON.stringify({ commit: COMMIT, sha256: SHA256, bytes: 2048, files: 3 }));
+
+  test('what compose made is recorded once, with an Event naming the repository and commit', () => {
+    const pod = makePod('Running', { initContainerStatuses: [composeDone] });
+    const plan = run(makeSourceJob({}, launchedSource()), pod);
+    expect(plan.status?.source).toEqual({ commit: COMMIT, streamSha256: SHA256, bytes: 2048 });
+    expect(plan.events).toContainEqual({
+      type: 'Normal',
+      reason: 'Composed',
+      message: `composed 3 files from ssh://git@git.fixtures.svc/srv/git/site.git at ${COMMIT}: 2048 bytes, sha256 ${SHA256}`,
+    });
+    const again = run(makeSourceJob({}, { ...launchedSource(), ...plan.status }), pod);
+    expect(again.events.filter((event) => event.reason === 'Composed')).toEqual([]);
+  });
+
+  test.each([
+    ['AuthFailed', 'git@git: Permission denied (publickey).'],
+    ['HostKeyMismatch', 'WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!'],
+    ['RevisionNotFound', "revision 'v9' not found"],
+  ])('compose failed with %s: the job fails with that reason and git\'s message, never retried', (reason, message) => {
+    const pod = makePod('Failed', { initContainerStatuses: [terminated('compose', 3, 'Error', JSON.stringify({ reason, message }))] });
+    const plan = run(makeSourceJob({}, launchedSource()), pod);
+    expect(plan.status).toMatchObject({ phase: 'Failed', attempts: 1 });
+    expect(plan.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason, message });
+    expect(plan.events).toContainEqual({ type: 'Warning', reason: 'Failed', message: `${reason}: ${message}` });
+    expect(plan.createPod).toBeUndefined();
+  });
+
+  test('compose killed without a message: ComposeFailed with its exit code', () => {
+    const pod = makePod('Failed', { initContainerStatuses: [terminated('compose', 137, 'Error')] });
+    const plan = run(makeSourceJob({}, launchedSource()), pod);
+    expect(plan.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason: 'ComposeFailed', message: 'compose exited with 137' });
+  });
+
+  test('a missing Secret: a Waiting condition and one Event while it is missing, Failed after pendingTimeout naming it', () => {
+    const warning = { reason: 'FailedMount', message: 'MountVolume.SetUp failed for volume "secret-0" : secret "fleet-key" not found' };
+    const job = makeSourceJob({}, launchedSource());
+    const pod = makePod('Pending');
+    const first = decide({ job, pod, now: T0 + 5_000, podOptions, podWarning: warning });
+    expect(first.status?.conditions?.find((c) => c.type === 'Waiting')).toMatchObject({ status: 'True', ...warning });
+    expect(first.events).toEqual([{ type: 'Warning', reason: 'FailedMount', message: `pod demo-1: ${warning.message}` }]);
+    expect(first.requeueAfterMs).toBe(10_000);
+    const second = decide({ job: { ...job, status: first.status }, pod, now: T0 + 15_000, podOptions, podWarning: warning });
+    expect(second.events).toEqual([]);
+    const late = decide({ job: { ...job, status: first.status }, pod, now: T0 + 600_000, podOptions, podWarning: warning });
+    expect(late.status?.phase).toBe('Failed');
+    expect(late.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({
+      reason: 'PendingTimeout',
+      message: `pod still Pending after 600s: ${warning.message}`,
+    });
+  });
+
+  test('the Secret appears: the Waiting condition turns False', () => {
+    const warning = { reason: 'FailedMount', message: 'secret "fleet-key" not found' };
+    const job = makeSourceJob({}, launchedSource());
+    const first = decide({ job, pod: makePod('Pending'), now: T0 + 5_000, podOptions, podWarning: warning });
+    const started = makePod('Pending', { initContainerStatuses: [{ name: 'compose', state: { running: { startedAt: new Date(T0).toISOString() } } }] });
+    const next = decide({ job: { ...job, status: first.status }, pod: started, now: T0 + 20_000, podOptions });
+    expect(next.status?.conditions?.find((c) => c.type === 'Waiting')).toMatchObject({ status: 'False', reason: 'Started' });
   });
 });

@@ -37,7 +37,7 @@ export function makeSourceJob(source: Record<string, unknown> = {}, status?: Sto
 }
 
 type ContainerStatuses = NonNullable<NonNullable<Pod['status']>['containerStatuses']>;
-export function makePod(phase: string, extra: { reason?: string; containerStatuses?: ContainerStatuses; created?: number; deletion?: boolean; conditions?: { type: string; status: string; reason?: string }[] } = {}): Pod {
+export function makePod(phase: string, extra: { reason?: string; containerStatuses?: ContainerStatuses; initContainerStatuses?: ContainerStatuses; created?: number; deletion?: boolean; conditions?: { type: string; status: string; reason?: string }[] } = {}): Pod {
   return {
     metadata: {
       name: 'demo-1',
@@ -52,6 +52,7 @@ export function makePod(phase: string, extra: { reason?: string; containerStatus
       podIP: '10.0.0.5',
       ...(extra.reason ? { reason: extra.reason } : {}),
       ...(extra.containerStatuses ? { containerStatuses: extra.containerStatuses } : {}),
+      ...(extra.initContainerStatuses ? { initContainerStatuses: extra.initContainerStatuses } : {}),
       ...(extra.conditions ? { conditions: extra.conditions } : {}),
     },
   };

@@ -8,7 +8,8 @@
  * with that reason.
  */
 import type { AnsibleJobSpec } from '../../api/ansible-job.js';
-import { PROCESS_CONTAINER, WORKER_CONTAINER } from '../pod/pod-spec.js';
+import { COMPOSE_CONTAINER, PROCESS_CONTAINER, WORKER_CONTAINER } from '../pod/pod-spec.js';
+import { parseComposeOutcome, type ComposeFailureReason, type ComposeSuccess } from '../../protocol/compose-outcome.js';
 import type { ContainerStatus, Pod } from '../pod/pod-types.js';
 import { parseTerminationMessage, type TerminationSummary } from '../../protocol/status-document.js';
 
@@ -25,7 +26,8 @@ export type PodObservation =
   | { kind: 'failed'; rc: number | undefined; reason: 'PlaybookFailed' | 'ProcessFailed' | 'PodFailed'; summary?: TerminationSummary; message: string }
   | { kind: 'timedOut'; summary?: TerminationSummary; message: string }
   | { kind: 'interrupted'; reason: InterruptionReason; message: string }
-  | { kind: 'cannotStart'; reason: StartFailureReason; message: string };
+  | { kind: 'cannotStart'; reason: StartFailureReason; message: string }
+  | { kind: 'sourceFailed'; reason: ComposeFailureReason; message: string };
 
 const IMAGE_PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull']);
 const NODE_LOSS_REASONS = new Set(['NodeLost', 'NodeShutdown', 'Terminated', 'UnexpectedAdmissionError', 'Shutdown']);
@@ -53,6 +55,29 @@ function oomKilled(pod: Pod): ContainerStatus | undefined {
 
 function summaryOf(pod: Pod): TerminationSummary | undefined {
   return parseTerminationMessage(containerStatus(pod, PROCESS_CONTAINER)?.state?.terminated?.message);
+}
+
+/**
+ * A compose init container that exited non-zero: the job's own source is at fault (a wrong
+ * key, an unknown revision), so it fails with compose's reason and is never retried.
+ */
+function composeFailure(pod: Pod): Extract<PodObservation, { kind: 'sourceFailed' }> | undefined {
+  const compose = pod.status?.initContainerStatuses?.find((status) => status.name === COMPOSE_CONTAINER);
+  const terminated = compose?.state?.terminated ?? compose?.lastState?.terminated;
+  if (!terminated || terminated.exitCode === 0 || terminated.reason === 'OOMKilled') return undefined;
+  const outcome = parseComposeOutcome(terminated.message);
+  if (outcome && !outcome.ok) return { kind: 'sourceFailed', reason: outcome.failure.reason, message: outcome.failure.message };
+  const said = terminated.message?.trim() ? `: ${terminated.message.trim()}` : '';
+  return { kind: 'sourceFailed', reason: 'ComposeFailed', message: `compose exited with ${terminated.exitCode}${said}` };
+}
+
+/** What compose made, once its init container has finished well. */
+export function composeResult(pod: Pod): ComposeSuccess | undefined {
+  const compose = pod.status?.initContainerStatuses?.find((status) => status.name === COMPOSE_CONTAINER);
+  const terminated = compose?.state?.terminated;
+  if (!terminated || terminated.exitCode !== 0) return undefined;
+  const outcome = parseComposeOutcome(terminated.message);
+  return outcome?.ok ? outcome.result : undefined;
 }
 
 function describe(pod: Pod): string {
@@ -86,7 +111,7 @@ function workerVerdict(pod: Pod, worker: ContainerStatus | undefined): PodObserv
   return { kind: 'succeeded', rc, summary, message: 'worker exited with rc 0' };
 }
 
-function pendingObservation(pod: Pod, spec: AnsibleJobSpec, now: number): PodObservation {
+function pendingObservation(pod: Pod, spec: AnsibleJobSpec, now: number, warning?: { message: string }): PodObservation {
   const createdAt = time(pod.metadata.creationTimestamp, now);
   const waiting = allContainerStatuses(pod)
     .map((status) => status.state?.waiting)
@@ -105,7 +130,7 @@ function pendingObservation(pod: Pod, spec: AnsibleJobSpec, now: number): PodObs
   }
   const pendingDeadline = createdAt + spec.pendingTimeout * 1000;
   if (now >= pendingDeadline) {
-    const why = reason ?? pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')?.message;
+    const why = reason ?? warning?.message ?? pod.status?.conditions?.find((c) => c.type === 'PodScheduled' && c.status === 'False')?.message;
     return {
       kind: 'cannotStart',
       reason: 'PendingTimeout',
@@ -116,7 +141,7 @@ function pendingObservation(pod: Pod, spec: AnsibleJobSpec, now: number): PodObs
   return { kind: 'pending', createdAt, deadlineAt, ...(reason ? { waitingReason: reason } : {}), ...(waiting?.message ? { message: waiting.message } : {}) };
 }
 
-export function classifyPod(pod: Pod, spec: AnsibleJobSpec, now: number): PodObservation {
+export function classifyPod(pod: Pod, spec: AnsibleJobSpec, now: number, warning?: { message: string }): PodObservation {
   const phase = pod.status?.phase;
   const finished = phase === 'Succeeded' || phase === 'Failed';
 
@@ -143,6 +168,8 @@ export function classifyPod(pod: Pod, spec: AnsibleJobSpec, now: number): PodObs
     if (disrupted) {
       return { kind: 'interrupted', reason: 'Disrupted', message: `${describe(pod)}; ${disrupted.reason ?? ''} ${disrupted.message ?? ''}`.trim() };
     }
+    const sourceFailed = composeFailure(pod);
+    if (sourceFailed) return sourceFailed;
     return workerVerdict(pod, containerStatus(pod, WORKER_CONTAINER));
   }
   if (phase === 'Running' || phase === 'Unknown') {
@@ -155,5 +182,5 @@ export function classifyPod(pod: Pod, spec: AnsibleJobSpec, now: number): PodObs
     }
     return { kind: 'running', ...(pod.status?.podIP ? { podIP: pod.status.podIP } : {}), ...(finishedAt !== undefined ? { workerFinishedAt: finishedAt } : {}) };
   }
-  return pendingObservation(pod, spec, now);
+  return pendingObservation(pod, spec, now, warning);
 }

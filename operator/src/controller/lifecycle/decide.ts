@@ -21,7 +21,7 @@ import {
 import { artifactsLocation, buildWorkerPod, identFor, podNameFor, type PodBuildOptions } from '../pod/pod-spec.js';
 import type { Pod, PodManifest } from '../pod/pod-types.js';
 import type { StatusDocument, TerminationSummary } from '../../protocol/status-document.js';
-import { classifyPod, PROCESS_GRACE_MS, type PodObservation } from './classify.js';
+import { classifyPod, composeResult, PROCESS_GRACE_MS, type PodObservation } from './classify.js';
 
 export const STDOUT_TAIL_CHARS = 2048;
 
@@ -47,6 +47,11 @@ export interface Observation {
   pod: Pod | undefined;
   /** A status document fetched from the sidecar during this reconcile, if a poll was due. */
   statusDocument?: StatusDocument;
+  /**
+   * The newest Warning the kubelet reported for a scheduled pod that has not started (e.g.
+   * FailedMount: a ConfigMap or Secret the job names does not exist); see podNeedsWarnings.
+   */
+  podWarning?: { reason: string; message: string };
   now: number;
   podOptions: PodBuildOptions;
 }
@@ -258,7 +263,50 @@ function applyObservation(plan: PlanBuilder, pod: Pod, observed: PodObservation)
       finish(plan, 'Failed', observed.reason, observed.message);
       plan.deletePod = pod.metadata.name;
       return;
+    case 'sourceFailed':
+      finish(plan, 'Failed', observed.reason, observed.message);
+      return;
   }
+}
+
+/** How often a scheduled pod that has not started is looked at again for kubelet warnings. */
+export const WARNING_RECHECK_MS = 10_000;
+
+/**
+ * Whether the controller should read the pod's Warning events: it is on a node but no
+ * container has started. Unscheduled pods are skipped: their reason is in PodScheduled.
+ */
+export function podNeedsWarnings(pod: Pod | undefined): boolean {
+  if (pod?.status?.phase !== 'Pending' || pod.spec?.nodeName === undefined || pod.metadata.deletionTimestamp) return false;
+  // Once a container has started, every volume was mounted: nothing left for the kubelet to warn about.
+  const statuses = [...(pod.status.initContainerStatuses ?? []), ...(pod.status.containerStatuses ?? [])];
+  return !statuses.some((status) => status.state?.running || status.state?.terminated);
+}
+
+/** A kubelet warning (a missing ConfigMap or Secret, a failed mount) as a condition and one Event per new message. */
+function applyPodWarning(plan: PlanBuilder, pod: Pod) {
+  const needed = podNeedsWarnings(pod);
+  if (needed) plan.wakeUpAt(plan.now + WARNING_RECHECK_MS);
+  const warning = needed ? plan.observation.podWarning : undefined;
+  const current = plan.status.conditions?.find((condition) => condition.type === 'Waiting');
+  if (!warning) {
+    if (current?.status === 'True') plan.condition('Waiting', 'False', 'Started', `pod ${pod.metadata.name} is no longer held back`);
+    return;
+  }
+  if (current?.status === 'True' && current.message === warning.message) return;
+  plan.condition('Waiting', 'True', warning.reason, warning.message);
+  plan.event('Warning', warning.reason, `pod ${pod.metadata.name}: ${warning.message}`);
+}
+
+/** Records what compose made (the commit, the stream's sha256) the first time it is seen. */
+function recordComposed(plan: PlanBuilder, pod: Pod) {
+  if (plan.status.source || !plan.job.spec.source) return;
+  const composed = composeResult(pod);
+  if (!composed) return;
+  plan.status.source = { ...(composed.commit ? { commit: composed.commit } : {}), streamSha256: composed.sha256, bytes: composed.bytes };
+  const git = plan.job.spec.source.project?.git;
+  const from = git ? `${git.url} at ${composed.commit ?? git.revision ?? 'HEAD'}` : 'the source';
+  plan.event('Normal', 'Composed', `composed ${composed.files} files from ${from}: ${composed.bytes} bytes, sha256 ${composed.sha256}`);
 }
 
 function applyRefreshRequest(plan: PlanBuilder, document: StatusDocument | undefined) {
@@ -332,6 +380,9 @@ export function decide(observation: Observation): Plan {
     return plan.build();
   }
   if (pod.metadata.uid && status.podUID !== pod.metadata.uid) status.podUID = pod.metadata.uid;
-  applyObservation(plan, pod, classifyPod(pod, job.spec, now));
+  recordComposed(plan, pod);
+  const observed = classifyPod(pod, job.spec, now, observation.podWarning);
+  applyObservation(plan, pod, observed);
+  if (!isTerminal(plan.status.phase)) applyPodWarning(plan, pod);
   return plan.build();
 }
