@@ -157,6 +157,10 @@ export const Credentials = z.object({
   sshKeySecret: kubeName.optional().meta({
     description: "A kubernetes.io/ssh-auth Secret: `ssh-privatekey` becomes the private data dir's env/ssh_key.",
   }),
+  knownHosts: ConfigMapKeyRef.optional().meta({
+    description:
+      "known_hosts lines of the managed hosts (ssh-keyscan output); written to the worker's ~/.ssh/known_hosts, so that host keys are checked as ssh always does.",
+  }),
   vaultPassword: passwordRef('vault password'),
   becomePassword: passwordRef('become (sudo) password'),
   connectionPassword: passwordRef('SSH connection password'),
@@ -215,6 +219,7 @@ export function configMapsOf(source: Source): string[] {
     source.project?.configMap?.name,
     source.inventory?.configMap?.name,
     ...(source.extraVarsFrom ?? []).map((from) => from.configMap?.name),
+    source.credentials?.knownHosts?.name,
   ];
   return [...new Set(names.filter((name): name is string => name !== undefined))].sort();
 }
