@@ -75,7 +75,7 @@ describeCluster('AnsibleJob spec.source on a real API server', () => {
     const after = await getJob(kube, namespace, 'frozen');
     expect((after.spec as { source: { limit?: string } }).source.limit).toBe('web');
     // Writing the same spec again (what a re-apply of an unchanged manifest amounts to) is accepted and changes nothing.
-    const before = after.metadata.resourceVersion;
+    const before = (after.metadata as { resourceVersion?: string }).resourceVersion;
     const same = await kube.replace<{ metadata: { resourceVersion: string } }>(path, after);
     expect(same.metadata.resourceVersion).toBe(before);
   });
