@@ -195,7 +195,7 @@ describe('worker pod of a job written as spec.source', () => {
     expect(compose.image).toBe(podOptions.composeImage);
     expect(compose.command).toEqual([
       'ajo', 'compose', '--source', '/etc/ajo/source.json', '--configmaps', '/sources/configmaps', '--secrets', '/sources/secrets',
-      '--work-dir', '/compose', '--output', '/payload/stream', '--termination-log', '/dev/termination-log',
+      '--work-dir', '/compose', '--output', '/payload/stream', '--worker-home', '/home/ajo', '--termination-log', '/dev/termination-log',
     ]);
     expect(compose.volumeMounts).toContainEqual({ name: 'payload', mountPath: '/payload' });
     expect(containerNamed(pod, 'worker').command).toEqual(['ajo', 'worker', '--input', '/payload/stream', '--output', '/shared/worker.out', '--private-data-dir', '/runner']);

@@ -202,6 +202,8 @@ function sourceVolumes(source: Source): { volumes: JsonObject[]; mounts: JsonObj
       ...secrets.map((s) => s.mount),
       { name: 'compose', mountPath: COMPOSE_WORK_DIR },
       { name: 'payload', mountPath: PAYLOAD_DIR },
+      // The worker's HOME: compose writes ~/.ssh/known_hosts there (credentials.knownHosts).
+      { name: 'home', mountPath: HOME_DIR },
     ],
   };
 }
@@ -224,6 +226,8 @@ function composeContainer(spec: AnsibleJobSpec, source: Source, options: PodBuil
       COMPOSE_WORK_DIR,
       '--output',
       payloadFile(spec),
+      '--worker-home',
+      HOME_DIR,
       '--termination-log',
       TERMINATION_LOG,
     ],
