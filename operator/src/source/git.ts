@@ -19,8 +19,8 @@ export function urlKind(url: string): UrlKind {
   if (url.startsWith('-') || /[\0\r\n]/.test(url)) throw invalidSource(`git url '${url}' is not a URL`);
   const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(url)?.[1]?.toLowerCase();
   if (scheme === undefined) {
-    // scp-like `[user@]host:path`: a colon before any slash (git's own rule).
-    if (/^[^/]+:/.test(url)) return 'ssh';
+    // scp-like `[user@]host:path`: a colon before any slash (git's own rule); `transport::address` is not.
+    if (/^(?:[^@/:\s]+@)?(?:\[[^\]/]+\]|[^/:\s]+):(?!:)/.test(url)) return 'ssh';
     throw invalidSource(`git url '${url}' is neither a URL nor user@host:path`);
   }
   if (scheme === 'ssh' || scheme === 'git+ssh' || scheme === 'ssh+git') return 'ssh';
