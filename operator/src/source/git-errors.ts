@@ -1,7 +1,7 @@
 /**
  * Which ComposeReason a failed git (or ssh) command stands for, read from its stderr, and the
  * part of that stderr worth keeping in the message. Pure, so real git and ssh lines can be
- * unit-tested. Git is run with LANG=C, so its messages are the English ones matched here.
+ * unit-tested. Git is run in the C.UTF-8 locale, so its messages are the English ones matched here.
  */
 import type { ComposeReason } from './outcome.js';
 

@@ -92,8 +92,9 @@ export function baseEnvironment(workDir: string, base: NodeJS.ProcessEnv): NodeJ
     PATH: base.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     HOME: home,
     TMPDIR: tmp,
-    LANG: 'C',
-    LC_ALL: 'C',
+    // English messages (git-errors.ts reads them) in UTF-8, which ansible-galaxy insists on.
+    LANG: 'C.UTF-8',
+    LC_ALL: 'C.UTF-8',
     GIT_TERMINAL_PROMPT: '0',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CONFIG_GLOBAL: '/dev/null',
