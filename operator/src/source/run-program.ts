@@ -53,7 +53,16 @@ export function runProgram(command: string, args: readonly string[], options: Ru
       reject(options.signal.reason);
       return;
     }
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // A process group of its own: git's ssh (or galaxy's git) holds the same pipes, and a kill
+    // that reached only the first program would leave us waiting for its children.
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    const killGroup = (signal: NodeJS.Signals): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, signal);
+      } catch {
+        child.kill(signal); // the group is gone already, or never was
+      }
+    };
     const stdout = collector();
     const stderr = collector();
     child.stdout.on('data', stdout.add);
@@ -61,11 +70,9 @@ export function runProgram(command: string, args: readonly string[], options: Ru
     let timedOut = false;
     const timer = setTimeout(() => {
       timedOut = true;
-      child.kill('SIGKILL');
+      killGroup('SIGKILL');
     }, Math.max(1, options.timeoutMs));
-    const onAbort = (): void => {
-      child.kill('SIGTERM');
-    };
+    const onAbort = (): void => killGroup('SIGTERM');
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (err) => {
       clearTimeout(timer);
@@ -79,6 +86,8 @@ export function runProgram(command: string, args: readonly string[], options: Ru
         reject(options.signal.reason);
         return;
       }
+      // Whatever the program left behind in its group goes with it.
+      if (code !== 0) killGroup('SIGKILL');
       resolve({ code, signal, stdout: stdout.text(), stderr: stderr.text(), timedOut });
     });
   });

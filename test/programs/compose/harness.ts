@@ -77,23 +77,30 @@ export interface ComposeRun {
 }
 
 /** Run `ajo compose` on `source` with volumes under `dir`. */
-export function runCompose(dir: string, source: unknown, extraEnv: NodeJS.ProcessEnv = {}): ComposeRun {
+export function runCompose(dir: string, source: unknown, extraArgs: string[] = []): ComposeRun {
+  const { args, paths } = composeArgs(dir, source, extraArgs);
+  const result = spawnSync(process.execPath, [AJO, ...args], { encoding: 'utf8', timeout: 120_000 });
+  return composeRun(paths, result.status, result.stdout, result.stderr);
+}
+
+/** The command line of `ajo compose` for a source, with its files under dir. */
+export function composeArgs(dir: string, source: unknown, extraArgs: string[] = []) {
   const sourceFile = path.join(dir, 'source.json');
   writeFileSync(sourceFile, JSON.stringify(source));
-  const workDir = path.join(dir, 'work-dir');
-  const output = path.join(dir, 'stream');
-  const terminationLog = path.join(dir, 'termination-log');
+  const paths = { workDir: path.join(dir, 'work-dir'), output: path.join(dir, 'stream'), terminationLog: path.join(dir, 'termination-log') };
   for (const volume of ['configmaps', 'secrets']) mkdirSync(path.join(dir, volume), { recursive: true });
-  const result = spawnSync(
-    process.execPath,
-    [AJO, 'compose', '--source', sourceFile, '--configmaps', path.join(dir, 'configmaps'), '--secrets', path.join(dir, 'secrets'), '--work-dir', workDir, '--output', output, '--termination-log', terminationLog],
-    { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...extraEnv } },
-  );
+  const args = ['compose', '--source', sourceFile, '--configmaps', path.join(dir, 'configmaps'), '--secrets', path.join(dir, 'secrets')];
+  args.push('--work-dir', paths.workDir, '--output', paths.output, '--termination-log', paths.terminationLog, ...extraArgs);
+  return { args, paths };
+}
+
+export function composeRun(paths: { workDir: string; output: string; terminationLog: string }, status: number | null, stdout: string, stderr: string): ComposeRun {
+  const { workDir, output, terminationLog } = paths;
   const terminationText = existsSync(terminationLog) ? readFileSync(terminationLog, 'utf8') : '';
   return {
-    status: result.status,
-    stdout: result.stdout,
-    stderr: result.stderr,
+    status,
+    stdout,
+    stderr,
     termination: terminationText ? (JSON.parse(terminationText) as Record<string, unknown>) : null,
     terminationText,
     output,
