@@ -45,13 +45,15 @@ describeOrSkip('ajo compose: git projects (file://)', composeSkipReason(), () =>
     extraVars: { out_file: outFile },
   });
 
-  test.each([
+  type Revision = () => string | undefined;
+  const revisions: Array<[string, Revision, string, number]> = [
     ['the branch main', () => 'main', 'two', 1],
     ['the default branch', () => undefined, 'two', 1],
     ['the tag v1', () => 'v1', 'one', 0],
     ['a full commit sha', () => repo.shas[0]!, 'one', 0],
     ['an abbreviated commit sha', () => repo.shas[0]!.slice(0, 9), 'one', 0],
-  ] as const)('%s: the commit is recorded and the play of that revision runs', (_name, revision, text, commitIndex) => {
+  ];
+  test.each(revisions)('%s: the commit is recorded and the play of that revision runs', (_name, revision, text, commitIndex) => {
     const dir = tmp();
     const outFile = path.join(dir, 'marker');
     const run = runCompose(dir, gitSource(revision(), outFile));
