@@ -3,7 +3,7 @@
  * Secret volumes laid out the way the kubelet lays them out, `ajo compose` run as a program,
  * and its stream run through `ajo worker | ajo process`.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../helpers/fixtures.js';
@@ -77,10 +77,22 @@ export interface ComposeRun {
 }
 
 /** Run `ajo compose` on `source` with volumes under `dir`. */
-export function runCompose(dir: string, source: unknown, extraArgs: string[] = []): ComposeRun {
+export function runCompose(dir: string, source: unknown, extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): ComposeRun {
   const { args, paths } = composeArgs(dir, source, extraArgs);
-  const result = spawnSync(process.execPath, [AJO, ...args], { encoding: 'utf8', timeout: 120_000 });
+  const result = spawnSync(process.execPath, [AJO, ...args], { encoding: 'utf8', timeout: 120_000, env: { ...process.env, ...extraEnv } });
   return composeRun(paths, result.status, result.stdout, result.stderr);
+}
+
+/** runCompose without blocking: for tests whose servers run in the test's own process. */
+export async function runComposeAsync(dir: string, source: unknown, extraArgs: string[] = [], extraEnv: NodeJS.ProcessEnv = {}): Promise<ComposeRun> {
+  const { args, paths } = composeArgs(dir, source, extraArgs);
+  const child = spawn(process.execPath, [AJO, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...extraEnv } });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()));
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const status = await new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)));
+  return composeRun(paths, status, stdout, stderr);
 }
 
 /** The command line of `ajo compose` for a source, with its files under dir. */
