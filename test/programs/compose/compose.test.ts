@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describeOrSkip } from '../../helpers/skip.js';
 import { tempDirs } from '../../helpers/temp.js';
-import { composeSkipReason, git, kubeVolume, makeRepo, okTasks, runCompose, runStream, writeTree } from './harness.js';
+import { composeSkipReason, git, kubeVolume, makeRepo, okTasks, runCompose, runStream, streamMembers } from './harness.js';
 
 const tmp = tempDirs('ajo-compose-');
 
@@ -76,14 +76,7 @@ describeOrSkip('ajo compose: git projects (file://)', composeSkipReason(), () =>
     const dir = tmp();
     const run = runCompose(dir, gitSource('main', '/dev/null'));
     expect(run.status).toBe(0);
-    // The stream: the kwargs line, `{"zipfile": N}`, N zip bytes in base64, then the eof line.
-    const stream = readFileSync(run.output, 'latin1');
-    const header = /\n\{"zipfile": (\d+)\}\n/.exec(stream)!;
-    const size = Number(header[1]);
-    const base64 = stream.slice(header.index + header[0].length, header.index + header[0].length + 4 * Math.ceil(size / 3));
-    const zip = path.join(tmp(), 'data.zip');
-    writeFileSync(zip, Buffer.from(base64, 'base64'));
-    const names = execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).trim().split('\n').sort();
+    const names = streamMembers(run.output, tmp());
     expect(names).toEqual(['project/', 'project/inner-link.yml', 'project/inv/', 'project/inv/group_vars/', 'project/inv/group_vars/all.yml', 'project/inv/hosts', 'project/site.yml', 'env/', 'env/extravars'].sort());
   });
 
@@ -161,6 +154,14 @@ describeOrSkip('ajo compose: ConfigMap and Secret volumes, inline projects, vaul
     expect({ status: job.status, rc: job.rc }).toEqual({ status: 'successful', rc: '0' });
     expect(okTasks(job)).toEqual(['write']);
     expect(readFileSync(outFile, 'utf8')).toBe('hello world from-env from-a-nested-file');
+  });
+
+  test("a ConfigMap without items: every key at the top of the project, never the kubelet's ..data", () => {
+    const dir = tmp();
+    kubeVolume(path.join(dir, 'configmaps'), 'flat', { 'site.yml': '- hosts: all\n  tasks: []\n', 'ansible.cfg': '[defaults]\n' });
+    const run = runCompose(dir, { project: { configMap: { name: 'flat' } }, playbook: 'site.yml' });
+    expect(run.status).toBe(0);
+    expect(streamMembers(run.output, tmp())).toEqual(['project/', 'project/ansible.cfg', 'project/site.yml']);
   });
 
   test('a missing ConfigMap, a missing key and a vars document that is a list are InvalidSource naming them', () => {

@@ -13,7 +13,7 @@ export const AJO = path.join(repoRoot, 'operator', 'dist', 'cli', 'main.js');
 /** Why these tests cannot run here, or null. */
 export function composeSkipReason(): string | null {
   if (!existsSync(AJO)) return `needs the built CLI ${AJO} (npm run build)`;
-  for (const [program, args] of [['git', ['--version']], ['ansible-playbook', ['--version']], ['ansible-galaxy', ['--version']]] as const) {
+  for (const [program, args] of [['git', ['--version']], ['ansible-playbook', ['--version']], ['ansible-galaxy', ['--version']], ['unzip', ['-v']]] as const) {
     const probe = spawnSync(program, args, { stdio: 'ignore' });
     if (probe.status !== 0) return `needs ${program} (${probe.error?.message ?? `exit ${probe.status}`})`;
   }
@@ -150,3 +150,14 @@ export function runStream(stream: string, outDir: string): JobRun {
 /** The names of the tasks that ran ok, in order. */
 export const okTasks = (job: JobRun): string[] =>
   job.events.filter((event) => event.event === 'runner_on_ok').map((event) => (event.event_data as { task: string }).task);
+
+/** The members of the zip a transmit stream carries (the kwargs line, `{"zipfile": N}`, N bytes in base64, eof). */
+export function streamMembers(stream: string, scratch: string): string[] {
+  const text = readFileSync(stream, 'latin1');
+  const header = /\n\{"zipfile": (\d+)\}\n/.exec(text);
+  if (!header) return [];
+  const start = header.index + header[0].length;
+  const zip = path.join(scratch, 'data.zip');
+  writeFileSync(zip, Buffer.from(text.slice(start, start + 4 * Math.ceil(Number(header[1]) / 3)), 'base64'));
+  return execFileSync('unzip', ['-Z1', zip], { encoding: 'utf8' }).trim().split('\n').sort();
+}
