@@ -54,6 +54,10 @@ async function buildProgram(argv: readonly string[]): Promise<{ program: Command
     const { registerWorkerCleanupCommand } = await import('./worker-cleanup.js');
     registerWorkerCleanupCommand(workerCommand);
   }
+  if (wantsHelp || wanted === 'compose') {
+    const { registerComposeCommand } = await import('./compose-command.js');
+    registerComposeCommand(program);
+  }
   if (wantsHelp || (wanted !== undefined && KUBE_COMMANDS.has(wanted))) {
     const { registerKubeCommands } = await import('./kube-commands.js');
     registerKubeCommands(program);

@@ -1,0 +1,105 @@
+/**
+ * `ajo compose`: the init container of a spec.source job. Reads the Source (a downward-API
+ * file), composes the private data dir from the mounted ConfigMaps, Secrets and a git
+ * checkout, writes the transmit stream, and reports one JSON line (outcome.ts) on stdout
+ * and in the termination log; a failure's reason goes to the termination log too.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { Source } from '../api/source.js';
+import { compose, DEFAULT_COMPOSE_TIMEOUT_SECONDS } from '../source/compose.js';
+import { ComposeError } from '../source/errors.js';
+import { COMPOSE_EXIT, exitCodeFor, terminationMessage, type ComposeFailure, type ComposeOutcome } from '../source/outcome.js';
+import { positiveInteger } from './common.js';
+
+interface ComposeFlags {
+  source: string;
+  configmaps: string;
+  secrets: string;
+  workDir: string;
+  output: string;
+  terminationLog?: string;
+  timeout: number;
+}
+
+/** How long a SIGTERMed compose may take to stop its children before it exits anyway. */
+const TERMINATE_GRACE_MS = 5000;
+
+export function registerComposeCommand(program: Command): void {
+  program
+    .command('compose')
+    .description('compose a spec.source job (git, ConfigMaps, Secrets) into a transmit stream: the init container of a source job')
+    .requiredOption('--source <file>', 'the Source as JSON (in a pod: the downward-API file of its annotation)')
+    .requiredOption('--configmaps <dir>', 'where ConfigMaps are mounted, as <dir>/<name>/<key>')
+    .requiredOption('--secrets <dir>', 'where Secrets are mounted, as <dir>/<name>/<key>')
+    .requiredOption('--work-dir <dir>', 'scratch space: the private data dir, the checkout (emptied again at the end)')
+    .requiredOption('--output <file>', 'where the transmit stream is written')
+    .option('--termination-log <file>', 'also write the JSON outcome line here (a pod: /dev/termination-log)')
+    .option('--timeout <seconds>', 'the whole compose must be done within this', positiveInteger('--timeout'), DEFAULT_COMPOSE_TIMEOUT_SECONDS)
+    .action(async (flags: ComposeFlags) => {
+      process.exitCode = await runCompose(flags);
+    });
+}
+
+function report(flags: ComposeFlags, outcome: ComposeOutcome, stream: NodeJS.WriteStream, human?: string): void {
+  const line = terminationMessage(outcome);
+  if (flags.terminationLog) {
+    try {
+      writeFileSync(flags.terminationLog, line);
+    } catch (err) {
+      process.stderr.write(`ajo compose: cannot write the termination log ${flags.terminationLog}: ${(err as Error).message}\n`);
+    }
+  }
+  stream.write((human ?? line) + '\n');
+}
+
+const fail = (flags: ComposeFlags, failure: ComposeFailure, exitCode: number): number => {
+  report(flags, failure, process.stderr, `ajo compose: ${failure.reason}: ${failure.message}`);
+  return exitCode;
+};
+
+async function runCompose(flags: ComposeFlags): Promise<number> {
+  let text: string;
+  try {
+    text = readFileSync(flags.source, 'utf8');
+  } catch (err) {
+    return fail(flags, { reason: 'InvalidSource', message: `cannot read the source ${flags.source}: ${(err as Error).message}` }, COMPOSE_EXIT.usage);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    return fail(flags, { reason: 'InvalidSource', message: `the source ${flags.source} is not JSON: ${(err as Error).message}` }, COMPOSE_EXIT.usage);
+  }
+  const parsed = Source.safeParse(json);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((issue) => (issue.path.length ? `${issue.path.join('.')}: ` : '') + issue.message).join('; ');
+    return fail(flags, { reason: 'InvalidSource', message: `the source is not valid: ${issues}` }, COMPOSE_EXIT.usage);
+  }
+
+  const abort = new AbortController();
+  const onTerm = (): void => {
+    abort.abort(new Error('terminated (SIGTERM)'));
+    // Children get SIGTERM through the signal; a compose that still has not ended goes anyway.
+    setTimeout(() => process.exit(COMPOSE_EXIT.terminated), TERMINATE_GRACE_MS).unref();
+  };
+  process.once('SIGTERM', onTerm);
+  try {
+    const success = await compose({
+      source: parsed.data,
+      volumes: { configMaps: flags.configmaps, secrets: flags.secrets },
+      workDir: flags.workDir,
+      output: flags.output,
+      timeoutSeconds: flags.timeout,
+      signal: abort.signal,
+    });
+    report(flags, success, process.stdout);
+    return COMPOSE_EXIT.ok;
+  } catch (err) {
+    if (abort.signal.aborted) return fail(flags, { reason: 'ComposeFailed', message: 'terminated (SIGTERM) before the stream was complete' }, COMPOSE_EXIT.terminated);
+    if (err instanceof ComposeError) return fail(flags, { reason: err.reason, message: err.message }, exitCodeFor(err.reason));
+    return fail(flags, { reason: 'ComposeFailed', message: (err as Error).message ?? String(err) }, COMPOSE_EXIT.failed);
+  } finally {
+    process.off('SIGTERM', onTerm);
+  }
+}
