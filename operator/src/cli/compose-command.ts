@@ -19,6 +19,7 @@ interface ComposeFlags {
   workDir: string;
   output: string;
   terminationLog?: string;
+  workerHome?: string;
   timeout: number;
 }
 
@@ -34,6 +35,7 @@ export function registerComposeCommand(program: Command): void {
     .requiredOption('--secrets <dir>', 'where Secrets are mounted, as <dir>/<name>/<key>')
     .requiredOption('--work-dir <dir>', 'scratch space: the private data dir, the checkout (emptied again at the end)')
     .requiredOption('--output <file>', 'where the transmit stream is written')
+    .option('--worker-home <dir>', "the worker's HOME: credentials.knownHosts is written to its .ssh/known_hosts")
     .option('--termination-log <file>', 'also write the JSON outcome line here (a pod: /dev/termination-log)')
     .option('--timeout <seconds>', 'the whole compose must be done within this', positiveInteger('--timeout'), DEFAULT_COMPOSE_TIMEOUT_SECONDS)
     .action(async (flags: ComposeFlags) => {
@@ -92,6 +94,7 @@ async function runCompose(flags: ComposeFlags): Promise<number> {
       output: flags.output,
       timeoutSeconds: flags.timeout,
       signal: abort.signal,
+      ...(flags.workerHome ? { workerHome: flags.workerHome } : {}),
     });
     report(flags, success, process.stdout);
     return COMPOSE_EXIT.ok;

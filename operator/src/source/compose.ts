@@ -35,6 +35,11 @@ export interface ComposeOptions {
   signal?: AbortSignal;
   /** The environment git and ansible-galaxy start from (PATH, proxies, CAs); default process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * The worker's HOME (a volume it shares with compose): credentials.knownHosts becomes its
+   * ~/.ssh/known_hosts, which ssh reads for every managed host, in ajo's worker and ansible-runner's.
+   */
+  workerHome?: string;
 }
 
 /** What compose makes inside workDir (and removes again). */
@@ -101,8 +106,20 @@ async function composeInto(workDir: string, options: ComposeOptions): Promise<Co
     writeFileSync(target, file.content, { mode: file.mode });
   }
 
+  writeKnownHosts(source, read, options.workerHome);
+
   const transmitOptions = { privateDataDir: pdd, tmpDir: path.join(workDir, 'tmp'), ...runOptionsFor(source) } as TransmitOptions;
   return { ...(commit !== undefined && { commit }), ...(await writeStream(transmitOptions, options.output)) };
+}
+
+function writeKnownHosts(source: Source, read: ReadData, workerHome: string | undefined): void {
+  const ref = source.credentials?.knownHosts;
+  if (!ref) return;
+  if (!workerHome) throw invalidSource('credentials.knownHosts needs the worker\'s HOME (--worker-home) to write ~/.ssh/known_hosts into');
+  const lines = read({ kind: 'ConfigMap', ...ref });
+  const sshDir = path.join(workerHome, '.ssh');
+  mkdirSync(sshDir, { recursive: true, mode: 0o700 });
+  writeFileSync(path.join(sshDir, 'known_hosts'), lines, { mode: 0o644 });
 }
 
 /** transmit into `output`, hashing and counting the bytes on their way. */

@@ -89,7 +89,7 @@ export function terminationMessage(outcome: ComposeOutcome): string {
 }
 
 /** A pod's termination message back as an outcome, or null when it is not one of ours. */
-export function parseTerminationMessage(message: string): ComposeOutcome | null {
+export function parseComposeOutcome(message: string): ComposeOutcome | null {
   let value: unknown;
   try {
     value = JSON.parse(message.trim());

@@ -1,15 +1,15 @@
 // The JSON line `ajo compose` leaves in the termination log, as the controller reads it back.
-import { COMPOSE_EXIT, exitCodeFor, parseTerminationMessage, TERMINATION_MESSAGE_LIMIT, terminationMessage } from '../../../operator/src/source/outcome.js';
+import { COMPOSE_EXIT, exitCodeFor, parseComposeOutcome, TERMINATION_MESSAGE_LIMIT, terminationMessage } from '../../../operator/src/source/outcome.js';
 
 describe('termination message', () => {
   test('success and failure round-trip; anything else is not ours', () => {
     const success = { commit: 'a'.repeat(40), sha256: 'b'.repeat(64), bytes: 10, files: 2 };
-    expect(parseTerminationMessage(terminationMessage(success))).toEqual(success);
-    expect(parseTerminationMessage(terminationMessage({ sha256: 'c'.repeat(64), bytes: 1, files: 0 }))).toEqual({ sha256: 'c'.repeat(64), bytes: 1, files: 0 });
+    expect(parseComposeOutcome(terminationMessage(success))).toEqual(success);
+    expect(parseComposeOutcome(terminationMessage({ sha256: 'c'.repeat(64), bytes: 1, files: 0 }))).toEqual({ sha256: 'c'.repeat(64), bytes: 1, files: 0 });
     const failure = { reason: 'AuthFailed' as const, message: 'git fetch failed: Permission denied (publickey).' };
-    expect(parseTerminationMessage(terminationMessage(failure))).toEqual(failure);
-    expect(parseTerminationMessage('Error: something')).toBeNull();
-    expect(parseTerminationMessage('{"reason":"Nope","message":"x"}')).toBeNull();
+    expect(parseComposeOutcome(terminationMessage(failure))).toEqual(failure);
+    expect(parseComposeOutcome('Error: something')).toBeNull();
+    expect(parseComposeOutcome('{"reason":"Nope","message":"x"}')).toBeNull();
   });
 
   test('a long message is cut to fit 4096 bytes, whole characters only', () => {
@@ -17,7 +17,7 @@ describe('termination message', () => {
     const line = terminationMessage({ reason: 'SourceUnavailable', message });
     expect(Buffer.byteLength(line)).toBeLessThanOrEqual(TERMINATION_MESSAGE_LIMIT);
     expect(Buffer.byteLength(line)).toBeGreaterThan(TERMINATION_MESSAGE_LIMIT - 8);
-    const parsed = parseTerminationMessage(line);
+    const parsed = parseComposeOutcome(line);
     expect(parsed && 'message' in parsed && parsed.message.endsWith('…')).toBe(true);
   });
 

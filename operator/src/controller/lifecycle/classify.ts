@@ -9,7 +9,7 @@
  */
 import type { AnsibleJobSpec } from '../../api/ansible-job.js';
 import { COMPOSE_CONTAINER, PROCESS_CONTAINER, WORKER_CONTAINER } from '../pod/pod-spec.js';
-import { parseComposeOutcome, type ComposeFailureReason, type ComposeSuccess } from '../../protocol/compose-outcome.js';
+import { isComposeFailure, parseComposeOutcome, type ComposeReason, type ComposeSuccess } from '../../source/outcome.js';
 import type { ContainerStatus, Pod } from '../pod/pod-types.js';
 import { parseTerminationMessage, type TerminationSummary } from '../../protocol/status-document.js';
 
@@ -27,7 +27,7 @@ export type PodObservation =
   | { kind: 'timedOut'; summary?: TerminationSummary; message: string }
   | { kind: 'interrupted'; reason: InterruptionReason; message: string }
   | { kind: 'cannotStart'; reason: StartFailureReason; message: string }
-  | { kind: 'sourceFailed'; reason: ComposeFailureReason; message: string };
+  | { kind: 'sourceFailed'; reason: ComposeReason; message: string };
 
 const IMAGE_PULL_REASONS = new Set(['ImagePullBackOff', 'ErrImagePull']);
 const NODE_LOSS_REASONS = new Set(['NodeLost', 'NodeShutdown', 'Terminated', 'UnexpectedAdmissionError', 'Shutdown']);
@@ -65,8 +65,8 @@ function composeFailure(pod: Pod): Extract<PodObservation, { kind: 'sourceFailed
   const compose = pod.status?.initContainerStatuses?.find((status) => status.name === COMPOSE_CONTAINER);
   const terminated = compose?.state?.terminated ?? compose?.lastState?.terminated;
   if (!terminated || terminated.exitCode === 0 || terminated.reason === 'OOMKilled') return undefined;
-  const outcome = parseComposeOutcome(terminated.message);
-  if (outcome && !outcome.ok) return { kind: 'sourceFailed', reason: outcome.failure.reason, message: outcome.failure.message };
+  const outcome = terminated.message ? parseComposeOutcome(terminated.message) : null;
+  if (outcome && isComposeFailure(outcome)) return { kind: 'sourceFailed', reason: outcome.reason, message: outcome.message };
   const said = terminated.message?.trim() ? `: ${terminated.message.trim()}` : '';
   return { kind: 'sourceFailed', reason: 'ComposeFailed', message: `compose exited with ${terminated.exitCode}${said}` };
 }
@@ -76,8 +76,8 @@ export function composeResult(pod: Pod): ComposeSuccess | undefined {
   const compose = pod.status?.initContainerStatuses?.find((status) => status.name === COMPOSE_CONTAINER);
   const terminated = compose?.state?.terminated;
   if (!terminated || terminated.exitCode !== 0) return undefined;
-  const outcome = parseComposeOutcome(terminated.message);
-  return outcome?.ok ? outcome.result : undefined;
+  const outcome = terminated.message ? parseComposeOutcome(terminated.message) : null;
+  return outcome && !isComposeFailure(outcome) ? outcome : undefined;
 }
 
 function describe(pod: Pod): string {
