@@ -241,12 +241,13 @@ function registerSubmit(program: Command) {
     .addOption(new Option('--worker <kind>', 'worker in the pod').choices(['ajo', 'ansible-runner']))
     .option('--backoff-limit <n>', 'retries after interruptions', wholeNumber('--backoff-limit'))
     .option('--ttl <seconds>', 'delete the job this long after it finished', wholeNumber('--ttl'))
+    .option('--artifacts-claim <claim>', 'PersistentVolumeClaim that keeps the artifacts (spec.artifacts.claimName); an emptyDir when unset')
     .option('-e, --extra-vars <json>', 'extra variables as a JSON object')
     .option('--wait', 'show live output and progress; exit with the job\'s rc')
     .option('--kubeconfig <file>', 'kubeconfig')
     .action(async (dir: string, flags: {
       playbook: string; name?: string; namespace?: string; async?: number; poll?: number; image?: string; worker?: 'ajo' | 'ansible-runner';
-      backoffLimit?: number; ttl?: number; extraVars?: string; wait?: boolean; kubeconfig?: string;
+      backoffLimit?: number; ttl?: number; artifactsClaim?: string; extraVars?: string; wait?: boolean; kubeconfig?: string;
     }) => {
       if (flags.name && (flags.name.length > MAX_JOB_NAME_LENGTH || !/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/.test(flags.name))) {
         throw new UsageError(`--name must be a DNS label of at most ${MAX_JOB_NAME_LENGTH} characters`);
@@ -291,6 +292,7 @@ function registerSubmit(program: Command) {
           ...(flags.poll !== undefined ? { poll: flags.poll } : flags.wait ? { poll: Math.min(2, flags.async ?? 2) } : {}),
           ...(flags.backoffLimit !== undefined ? { backoffLimit: flags.backoffLimit } : {}),
           ...(flags.ttl !== undefined ? { ttlSecondsAfterFinished: flags.ttl } : {}),
+          ...(flags.artifactsClaim ? { artifacts: { claimName: flags.artifactsClaim } } : {}),
         };
         const job = await client.create<JobView>(paths.ansibleJobs(namespace), { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec });
         // The Secret goes when the job goes (ownerReference garbage collection).

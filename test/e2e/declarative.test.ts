@@ -1,0 +1,490 @@
+/**
+ * Jobs written by hand (spec.source), end to end against real SSH hosts: the project from the
+ * in-cluster git server at a pinned commit, from a ConfigMap, inline; an inventory of two
+ * managed hosts by Service name; the key, the vault password and the known host keys from
+ * Secrets and a ConfigMap. Every manifest is written out here as a person would type it (no
+ * generated blob). Then each kind of bad input ends with its reason, an edited spec after
+ * launch is refused, the composed stream runs under `worker: ansible-runner`, `ajo submit` of
+ * the same files gives the same event sequence, and apply → running is timed against a payload
+ * job of the same playbook.
+ *
+ * Runs against the local test cluster (the fixture image is built and loaded there).
+ */
+import { randomBytes } from 'node:crypto';
+import { execa } from 'execa';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { clusterTier, describeWithNode } from '../cluster/tier.js';
+import { describeOrSkip } from '../helpers/skip.js';
+import { waitFor } from '../helpers/wait.js';
+import { deploySshFixtures, generateKeyPair, provideTestHostImage, type SshFixtures } from './fixtures/ssh-hosts.js';
+import {
+  ajoCli,
+  chartDir,
+  e2eTools,
+  imagePlan,
+  isLocalCluster,
+  kubectlJson,
+  provideImages,
+  run,
+  KUBECTL_POLL_MS,
+  version,
+  type ImagePlan,
+  type Tools,
+} from './tools.js';
+
+const SUITE = 'e2e: declarative AnsibleJobs against real SSH hosts';
+
+function preconditions(): { tools: Tools; plan: ImagePlan } | { reason: string } {
+  const tools = e2eTools();
+  if ('reason' in tools) return tools;
+  if (!isLocalCluster()) return { reason: 'the sshd-host fixture image is built and loaded into the local test cluster only (test/cluster/build-testhost)' };
+  if (process.getuid?.() !== 0) return { reason: 'building the sshd-host fixture image needs root (debootstrap, chroot)' };
+  const plan = imagePlan(tools.kubectl);
+  if (plan.action === 'skip') return { reason: plan.reason };
+  return { tools, plan };
+}
+
+const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;
+if (ready && 'reason' in ready) {
+  describeOrSkip(SUITE, ready.reason, () => test('needs kubectl, helm, root, our images and the local test cluster', () => undefined));
+} else {
+  describeWithNode(SUITE, () => suite(ready as { tools: Tools; plan: ImagePlan }));
+}
+
+interface Condition {
+  type: string;
+  status: string;
+  reason?: string;
+  message?: string;
+}
+interface AnsibleJob {
+  metadata: { name: string };
+  status?: {
+    phase?: string;
+    rc?: number;
+    attempts?: number;
+    podName?: string;
+    hostCounts?: Record<string, number>;
+    stdoutTail?: string;
+    conditions?: Condition[];
+    source?: { commit?: string; streamSha256: string };
+    artifacts?: { volume: string; path: string };
+  };
+}
+interface JobEvent {
+  event: string;
+  counter: number;
+  event_data?: { task?: string; host?: string };
+}
+
+const TERMINAL = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
+const VAULT_PASSWORD = 'correct horse battery staple';
+const SECRET_WORD = 'open-sesame';
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+};
+
+/** The playbook every case runs: a file on each host, with a vault-decrypted value in it. */
+const SITE_YML = [
+  '- name: Mark each host of the fleet',
+  '  hosts: fleet',
+  '  gather_facts: false',
+  '  tasks:',
+  '    - name: Write the marker',
+  '      ansible.builtin.copy:',
+  '        dest: "/home/ansible/{{ marker }}"',
+  '        content: "{{ secret_word }} {{ inventory_hostname }} {{ revision_note }}\\n"',
+  '',
+].join('\n');
+
+function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
+  const id = randomBytes(3).toString('hex');
+  const namespace = `ajo-decl-${id}`;
+  const hostsNamespace = `ajo-hosts-${id}`;
+  const release = 'ajo-decl';
+  const kubectl = (...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args]);
+  const kubectlIn = (input: string, ...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args], { input });
+  const json = <T>(...args: string[]) => kubectlJson<T>(tools, ['--namespace', namespace, ...args]);
+  const applyYaml = (yaml: string) => kubectlIn(yaml, 'apply', '-f', '-');
+  let fixtures: SshFixtures;
+  let vaultedVars = '';
+  let firstCommit = '';
+  let secondCommit = '';
+  let artifactsDir = '';
+  const scratch = mkdtempSync(path.join(tmpdir(), 'ajo-decl-'));
+
+  const job = (name: string) => json<AnsibleJob>('get', 'ajob', name);
+  const finished = (name: string, timeoutMs = 300_000) =>
+    waitFor(`AnsibleJob ${name} to finish`, async () => {
+      const current = await job(name);
+      return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
+    }, timeoutMs, KUBECTL_POLL_MS);
+  const finishedCondition = (current: AnsibleJob) => current.status?.conditions?.find((c) => c.type === 'Finished');
+  const eventsOf = async (name: string) =>
+    (await json<{ items: { type: string; reason: string; message?: string }[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
+  const fqdn = (host: string) => fixtures.hosts[host]!.fqdn;
+  const inventory = (...hosts: string[]) => ['[fleet]', ...hosts, '', '[fleet:vars]', 'ansible_user=ansible', ''].join('\n');
+  const indent = (text: string, spaces: number) => text.split('\n').map((line) => (line === '' ? line : ' '.repeat(spaces) + line)).join('\n');
+
+  /** The source fields every SSH case shares: the two hosts, their key, their pinned host keys, the vault password. */
+  const fleetYaml = (marker: string) => `    inventory:
+      inline: |
+${indent(inventory(fqdn('host-a'), fqdn('host-b')), 8)}
+    extraVars:
+      marker: ${marker}
+    credentials:
+      sshKeySecret: fleet-ssh
+      knownHosts:
+        name: fleet-known-hosts
+        key: known_hosts
+      vaultPassword:
+        name: site-vault
+        key: password`;
+
+  const gitJobYaml = (name: string, revision: string, extra = '') => `apiVersion: ajo.dev/v1alpha1
+kind: AnsibleJob
+metadata:
+  name: ${name}
+spec:
+${extra}  source:
+    project:
+      git:
+        url: ${fixtures.gitUrl('site')}
+        revision: ${revision}
+        authSecret: git-deploy-key
+    playbook: site.yml
+${fleetYaml(name)}
+`;
+
+  async function expectMarkers(marker: string, note: string) {
+    for (const host of ['host-a', 'host-b']) {
+      expect(await fixtures.readFileOnHost(host, `/home/ansible/${marker}`)).toBe(`${SECRET_WORD} ${fqdn(host)} ${note}\n`);
+    }
+  }
+
+  beforeAll(async () => {
+    await provideImages(plan, tools);
+    await run(tools.kubectl, ['create', 'namespace', namespace]);
+    await run(tools.kubectl, ['create', 'namespace', hostsNamespace]);
+    fixtures = await deploySshFixtures({ kubectl: tools.kubectl, namespace: hostsNamespace, image: await provideTestHostImage() });
+
+    // The vault-encrypted variable, made by the real ansible-vault.
+    const passwordFile = path.join(scratch, 'vault-pass');
+    writeFileSync(passwordFile, `${VAULT_PASSWORD}\n`, { mode: 0o600 });
+    vaultedVars = await run('ansible-vault', ['encrypt_string', '--vault-password-file', passwordFile, SECRET_WORD, '--name', 'secret_word']);
+    const project = (note: string) => ({ 'site.yml': SITE_YML, 'group_vars/fleet.yml': `${vaultedVars.trim()}\nrevision_note: ${note}\n` });
+    firstCommit = await fixtures.pushRepo(project('first'), { repo: 'site', tag: 'v1' });
+    secondCommit = await fixtures.pushRepo(project('second'), { repo: 'site' });
+
+    // Secrets and a ConfigMap as a person makes them, with kubectl create from files.
+    const keyFile = path.join(scratch, 'id_ed25519');
+    const knownHostsFile = path.join(scratch, 'known_hosts');
+    writeFileSync(keyFile, fixtures.clientKey.privateKey, { mode: 0o600 });
+    writeFileSync(knownHostsFile, fixtures.knownHosts);
+    await kubectl('create', 'secret', 'generic', 'git-deploy-key', '--type=kubernetes.io/ssh-auth', `--from-file=ssh-privatekey=${keyFile}`, `--from-file=known_hosts=${knownHostsFile}`);
+    await kubectl('create', 'secret', 'generic', 'fleet-ssh', '--type=kubernetes.io/ssh-auth', `--from-file=ssh-privatekey=${keyFile}`);
+    await kubectl('create', 'secret', 'generic', 'site-vault', `--from-file=password=${passwordFile}`);
+    await kubectl('create', 'configmap', 'fleet-known-hosts', `--from-file=known_hosts=${knownHostsFile}`);
+
+    await run(tools.helm, ['install', release, chartDir, '--namespace', namespace, '--wait', '--timeout', '5m', '--set', 'replicaCount=1']);
+  }, 2_400_000);
+
+  afterAll(async () => {
+    await run(tools.helm, ['uninstall', release, '--namespace', namespace, '--ignore-not-found']).catch(() => undefined);
+    for (const ns of [namespace, hostsNamespace]) await run(tools.kubectl, ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+    if (artifactsDir) rmSync(artifactsDir, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  }, 120_000);
+
+  test('git at a pinned commit, two hosts over SSH, key and vault password from Secrets → Succeeded, a file on each host', async () => {
+    await applyYaml(gitJobYaml('from-git', firstCommit));
+    const done = await finished('from-git');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, attempts: 1 });
+    expect(done.status!.hostCounts).toMatchObject({ ok: 2, changed: 2, failures: 0, unreachable: 0 });
+    expect(done.status!.source).toMatchObject({ commit: firstCommit, streamSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+    // The pinned commit ran, not the branch's newer one.
+    await expectMarkers('from-git', 'first');
+    const composed = (await eventsOf('from-git')).find((event) => event.reason === 'Composed');
+    expect(composed?.message).toContain(firstCommit);
+  }, 600_000);
+
+  test('a tag and a branch resolve to their commits', async () => {
+    await applyYaml(gitJobYaml('from-tag', 'v1'));
+    await applyYaml(gitJobYaml('from-branch', 'main'));
+    const [tag, branch] = await Promise.all([finished('from-tag'), finished('from-branch')]);
+    expect([tag.status?.phase, tag.status?.source?.commit]).toEqual(['Succeeded', firstCommit]);
+    expect([branch.status?.phase, branch.status?.source?.commit]).toEqual(['Succeeded', secondCommit]);
+    await expectMarkers('from-branch', 'second');
+  }, 600_000);
+
+  test('the same project from a ConfigMap, and written inline', async () => {
+    await applyYaml(`apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: site-project
+data:
+  site.yml: |
+${indent(SITE_YML, 4)}
+  fleet-vars.yml: |
+${indent(`${vaultedVars.trim()}\nrevision_note: configmap\n`, 4)}
+---
+apiVersion: ajo.dev/v1alpha1
+kind: AnsibleJob
+metadata:
+  name: from-configmap
+spec:
+  source:
+    project:
+      configMap:
+        name: site-project
+        items:
+          - key: site.yml
+            path: site.yml
+          - key: fleet-vars.yml
+            path: group_vars/fleet.yml
+    playbook: site.yml
+${fleetYaml('from-configmap')}
+---
+apiVersion: ajo.dev/v1alpha1
+kind: AnsibleJob
+metadata:
+  name: from-inline
+spec:
+  source:
+    project:
+      inline:
+        - path: site.yml
+          content: |
+${indent(SITE_YML, 12)}
+        - path: group_vars/fleet.yml
+          content: |
+${indent(`${vaultedVars.trim()}\nrevision_note: inline\n`, 12)}
+    playbook: site.yml
+${fleetYaml('from-inline')}
+`);
+    const [fromConfigMap, fromInline] = await Promise.all([finished('from-configmap'), finished('from-inline')]);
+    for (const done of [fromConfigMap, fromInline]) {
+      expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: expect.objectContaining({ ok: 2, changed: 2 }) });
+      expect(done.status!.source?.commit).toBeUndefined();
+    }
+    await expectMarkers('from-configmap', 'configmap');
+    await expectMarkers('from-inline', 'inline');
+  }, 600_000);
+
+  test('the composed stream is a real transmit stream: worker: ansible-runner runs it too', async () => {
+    await applyYaml(gitJobYaml('runner-worker', firstCommit, '  worker: ansible-runner\n'));
+    const done = await finished('runner-worker');
+    expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: expect.objectContaining({ ok: 2, changed: 2 }) });
+    await expectMarkers('runner-worker', 'first');
+  }, 600_000);
+
+  test('after launch, kubectl apply of a changed spec is refused with a message; the same manifest again is a no-op', async () => {
+    const manifest = gitJobYaml('from-git', firstCommit);
+    const before = (await job('from-git')) as AnsibleJob & { metadata: { resourceVersion: string } };
+    expect(await kubectlIn(manifest, 'apply', '-f', '-')).toContain('ansiblejob.ajo.dev/from-git unchanged');
+    const refused = await execa(tools.kubectl, ['--namespace', namespace, 'apply', '-f', '-'], {
+      input: gitJobYaml('from-git', secondCommit),
+      reject: false,
+      env: { KUBECONFIG: process.env.KUBECONFIG },
+    });
+    expect(refused.exitCode).not.toBe(0);
+    expect(refused.stderr).toContain('spec is immutable once the job has launched (status.attempts > 0); only spec.suspend may change');
+    const after = (await job('from-git')) as AnsibleJob & { metadata: { resourceVersion: string } };
+    expect(after.metadata.resourceVersion).toBe(before.metadata.resourceVersion);
+    expect(after.status?.attempts).toBe(1);
+  }, 120_000);
+
+  test('bad git input ends Failed with its reason and git\'s message: unreachable, unknown revision, wrong key, host key mismatch', async () => {
+    const other = await generateKeyPair('not-authorized');
+    const otherHost = await generateKeyPair('impostor');
+    const keyFile = path.join(scratch, 'other-key');
+    writeFileSync(keyFile, other.privateKey, { mode: 0o600 });
+    const goodKnownHosts = path.join(scratch, 'known_hosts');
+    const badKnownHosts = path.join(scratch, 'bad_known_hosts');
+    writeFileSync(badKnownHosts, `${fixtures.git.knownHostsLine.split(' ')[0]} ${otherHost.publicKey.split(' ').slice(0, 2).join(' ')}\n`);
+    const goodKey = path.join(scratch, 'id_ed25519');
+    await kubectl('create', 'secret', 'generic', 'wrong-key', '--type=kubernetes.io/ssh-auth', `--from-file=ssh-privatekey=${keyFile}`, `--from-file=known_hosts=${goodKnownHosts}`);
+    await kubectl('create', 'secret', 'generic', 'wrong-host-key', '--type=kubernetes.io/ssh-auth', `--from-file=ssh-privatekey=${goodKey}`, `--from-file=known_hosts=${badKnownHosts}`);
+    const cases: [string, string, string, RegExp][] = [
+      ['bad-host', gitJobYaml('bad-host', 'main').replace(fixtures.git.fqdn, `nowhere.${hostsNamespace}.svc.cluster.local`), 'SourceUnavailable', /nowhere|resolve|Could not/i],
+      ['bad-revision', gitJobYaml('bad-revision', 'no-such-branch'), 'RevisionNotFound', /no-such-branch/],
+      ['bad-key', gitJobYaml('bad-key', 'main').replace('authSecret: git-deploy-key', 'authSecret: wrong-key'), 'AuthFailed', /Permission denied/],
+      ['bad-host-key', gitJobYaml('bad-host-key', 'main').replace('authSecret: git-deploy-key', 'authSecret: wrong-host-key'), 'HostKeyMismatch', /HOST IDENTIFICATION HAS CHANGED|Host key verification failed/],
+    ];
+    for (const [, manifest] of cases) await applyYaml(manifest);
+    for (const [name, , reason, message] of cases) {
+      const done = await finished(name);
+      expect([name, done.status?.phase, finishedCondition(done)?.reason]).toEqual([name, 'Failed', reason]);
+      expect(finishedCondition(done)?.message).toMatch(message);
+      expect(done.status?.attempts).toBe(1);
+      const failed = (await eventsOf(name)).find((event) => event.reason === 'Failed');
+      expect(failed).toMatchObject({ type: 'Warning', message: expect.stringContaining(`${reason}:`) });
+    }
+  }, 900_000);
+
+  test('a missing Secret: a Waiting condition naming it while it is missing, Failed after pendingTimeout', async () => {
+    await applyYaml(gitJobYaml('missing-secret', 'main', '  pendingTimeout: 45\n').replace('authSecret: git-deploy-key', 'authSecret: no-such-secret'));
+    const waiting = await waitFor('the Waiting condition', async () => {
+      const current = await job('missing-secret');
+      const condition = current.status?.conditions?.find((c) => c.type === 'Waiting' && c.status === 'True');
+      return condition ?? undefined;
+    }, 120_000, KUBECTL_POLL_MS);
+    expect(waiting).toMatchObject({ reason: 'FailedMount', message: expect.stringContaining('"no-such-secret" not found') });
+    const done = await finished('missing-secret');
+    expect(finishedCondition(done)).toMatchObject({ reason: 'PendingTimeout', message: expect.stringContaining('"no-such-secret" not found') });
+    expect((await eventsOf('missing-secret')).map((event) => event.reason)).toEqual(expect.arrayContaining(['FailedMount', 'Failed']));
+  }, 300_000);
+
+  test('an unreachable SSH host: the play\'s own unreachable count, rc and status, as ansible-runner reports them', async () => {
+    await applyYaml(gitJobYaml('unreachable', firstCommit).replace(`        ${fqdn('host-b')}\n`, `        ${fqdn('host-b')}\n        gone.${hostsNamespace}.svc.cluster.local\n`));
+    const done = await finished('unreachable');
+    expect(done.status).toMatchObject({ phase: 'Failed', rc: 4, runnerStatus: 'failed' });
+    expect(done.status!.hostCounts).toMatchObject({ ok: 2, changed: 2, unreachable: 1 });
+    expect(finishedCondition(done)?.reason).toBe('PlaybookFailed');
+  }, 600_000);
+
+  test('ajo submit of the same files gives the same job event sequence as the declarative job', async () => {
+    // Both jobs write their artifacts to one hostPath volume (the node is this machine), each
+    // under its own ident, so the test reads job_events/ of both.
+    artifactsDir = mkdtempSync(path.join(tmpdir(), 'ajo-decl-artifacts-'));
+    const volume = `${namespace}-artifacts`;
+    await run(tools.kubectl, ['apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'PersistentVolume',
+        metadata: { name: volume, labels: { 'ajo.test/suite': 'e2e' } },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteMany'],
+          persistentVolumeReclaimPolicy: 'Delete',
+          storageClassName: '',
+          claimRef: { namespace, name: 'events' },
+          hostPath: { path: artifactsDir, type: 'Directory' },
+        },
+      }),
+    });
+    await run('chown', ['1000:1000', artifactsDir]);
+    await applyYaml(`apiVersion: v1
+kind: PersistentVolumeClaim
+metadata:
+  name: events
+spec:
+  accessModes: [ReadWriteMany]
+  storageClassName: ""
+  volumeName: ${volume}
+  resources:
+    requests:
+      storage: 1Gi
+`);
+    await applyYaml(gitJobYaml('same-events', firstCommit, '  artifacts:\n    claimName: events\n'));
+    // The same files by hand: the project at that commit, the inventory, the vars, the key.
+    const dir = path.join(scratch, 'submit');
+    mkdirSync(path.join(dir, 'project', 'group_vars'), { recursive: true });
+    mkdirSync(path.join(dir, 'inventory'));
+    mkdirSync(path.join(dir, 'env'));
+    writeFileSync(path.join(dir, 'project', 'site.yml'), SITE_YML);
+    writeFileSync(path.join(dir, 'project', 'group_vars', 'fleet.yml'), `${vaultedVars.trim()}\nrevision_note: first\n`);
+    writeFileSync(path.join(dir, 'env', 'ssh_key'), fixtures.clientKey.privateKey, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'env', 'passwords'), JSON.stringify({ '^Vault password:\\s*?$': VAULT_PASSWORD }));
+    writeFileSync(path.join(dir, 'env', 'cmdline'), '--ask-vault-pass');
+    // A private data dir has no place for known_hosts (the worker's HOME is not in the stream): host keys go unchecked here.
+    writeFileSync(path.join(dir, 'inventory', 'hosts'), `${inventory(fqdn('host-a'), fqdn('host-b'))}ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n`);
+    const submitted = await execa(
+      process.execPath,
+      [ajoCli, 'submit', dir, '-p', 'site.yml', '--name', 'same-events-submit', '--namespace', namespace, '--artifacts-claim', 'events', '-e', JSON.stringify({ marker: 'same-events' }), '--wait'],
+      { reject: false, env: { KUBECONFIG: process.env.KUBECONFIG } },
+    );
+    expect(submitted.exitCode).toBe(0);
+    const declarative = await finished('same-events');
+    expect(declarative.status?.phase).toBe('Succeeded');
+    const events = (ident: string) =>
+      readdirSync(path.join(artifactsDir, 'artifacts', ident, 'job_events'))
+        .map((file) => JSON.parse(readFileSync(path.join(artifactsDir, 'artifacts', ident, 'job_events', file), 'utf8')) as JobEvent)
+        .sort((a, b) => a.counter - b.counter);
+    const fromSource = events('same-events-1');
+    const fromSubmit = events('same-events-submit-1');
+    // Counters run 1..N on both sides, and the events are the same ones: names, tasks and hosts.
+    // (Ansible runs the two hosts in parallel forks, so which host's event gets the lower counter
+    // is not fixed; the events are compared as a list sorted by their names.)
+    const named = (list: JobEvent[]) => list.map((event) => `${event.event} | ${event.event_data?.task ?? ''} | ${event.event_data?.host ?? ''}`).sort();
+    expect(fromSource.map((event) => event.counter)).toEqual(fromSubmit.map((event) => event.counter));
+    expect(fromSource.map((event) => event.counter)).toEqual(fromSource.map((_, index) => index + 1));
+    expect(named(fromSource)).toEqual(named(fromSubmit));
+    expect(named(fromSource)).toEqual(expect.arrayContaining([`runner_on_ok | Write the marker | ${fqdn('host-a')}`, `runner_on_ok | Write the marker | ${fqdn('host-b')}`]));
+  }, 900_000);
+
+  test('time from kubectl apply to a running worker pod: a declarative git job against a payload job of the same playbook, median of 10 each', async () => {
+    // The payload job: ajo submit of the same files, once; its Secret is reused by each sample.
+    const dir = path.join(scratch, 'payload');
+    mkdirSync(path.join(dir, 'project', 'group_vars'), { recursive: true });
+    mkdirSync(path.join(dir, 'inventory'));
+    mkdirSync(path.join(dir, 'env'));
+    writeFileSync(path.join(dir, 'project', 'site.yml'), SITE_YML);
+    writeFileSync(path.join(dir, 'project', 'group_vars', 'fleet.yml'), `${vaultedVars.trim()}\nrevision_note: first\n`);
+    writeFileSync(path.join(dir, 'inventory', 'hosts'), `${inventory(fqdn('host-a'), fqdn('host-b'))}ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n`);
+    writeFileSync(path.join(dir, 'env', 'ssh_key'), fixtures.clientKey.privateKey, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'env', 'passwords'), JSON.stringify({ '^Vault password:\\s*?$': VAULT_PASSWORD }));
+    writeFileSync(path.join(dir, 'env', 'cmdline'), '--ask-vault-pass');
+    await run(process.execPath, [ajoCli, 'submit', dir, '-p', 'site.yml', '--name', 'timed-payload', '--namespace', namespace, '-e', JSON.stringify({ marker: 'timed' }), '--wait'], { env: { KUBECONFIG: process.env.KUBECONFIG } });
+    const payloadSpec = (await json<{ spec: { payload: unknown } }>('get', 'ajob', 'timed-payload')).spec.payload;
+
+    const timeToRunning = async (name: string, manifest: string): Promise<number> => {
+      const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${name}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], {
+        env: { KUBECONFIG: process.env.KUBECONFIG },
+        reject: false,
+        buffer: false,
+      });
+      const pastPending = new Promise<number>((resolve, reject) => {
+        let seen = '';
+        watcher.stdout!.on('data', (chunk: Buffer) => {
+          seen += chunk.toString();
+          if (seen.split('\n').some((phase) => phase !== '' && phase !== 'Pending')) resolve(performance.now());
+        });
+        setTimeout(() => reject(new Error(`${name}: no running pod in 180 s (kubectl saw: ${JSON.stringify(seen)})`)), 180_000).unref();
+      });
+      // The watch is established before the apply (kubectl prints nothing until a pod exists).
+      await waitFor(`kubectl's watch for ${name}`, async () => ((watcher.pid ?? 0) > 0 ? true : undefined), 10_000, 100);
+      await new Promise((resolve) => setTimeout(resolve, 1000));
+      const started = performance.now();
+      await kubectlIn(manifest, 'apply', '-f', '-');
+      try {
+        return (await pastPending) - started;
+      } finally {
+        watcher.kill();
+        const done = await finished(name);
+        expect([name, done.status?.phase]).toEqual([name, 'Succeeded']);
+        await kubectl('delete', 'ajob', name, '--wait=false');
+      }
+    };
+    const declarative: number[] = [];
+    const payload: number[] = [];
+    for (let i = 1; i <= 10; i += 1) {
+      // Alternated, so that a slower stretch of the machine falls on both sides alike.
+      declarative.push(await timeToRunning(`timed-git-${i}`, gitJobYaml(`timed-git-${i}`, firstCommit)));
+      const payloadManifest = JSON.stringify({
+        apiVersion: 'ajo.dev/v1alpha1',
+        kind: 'AnsibleJob',
+        metadata: { name: `timed-payload-${i}` },
+        spec: { payload: payloadSpec },
+      });
+      payload.push(await timeToRunning(`timed-payload-${i}`, payloadManifest));
+    }
+    const summary = (samples: number[]) => ({ medianMs: Math.round(median(samples)), minMs: Math.round(Math.min(...samples)), maxMs: Math.round(Math.max(...samples)), samplesMs: samples.map(Math.round) });
+    const result = { measuredAt: new Date().toISOString(), version, cluster: process.env.KUBECONFIG, declarativeGit: summary(declarative), payload: summary(payload) };
+    const dir2 = path.join(process.env.AJO_CACHE_DIR ?? path.join(homedir(), '.cache', 'ajo'), 'e2e');
+    mkdirSync(dir2, { recursive: true });
+    writeFileSync(path.join(dir2, 'apply-to-running-declarative.json'), `${JSON.stringify(result, null, 2)}\n`);
+    console.log(
+      `e2e: kubectl apply -> running worker pod, same playbook on two SSH hosts: declarative git job median ${result.declarativeGit.medianMs} ms ` +
+        `(min ${result.declarativeGit.minMs}, max ${result.declarativeGit.maxMs}), payload job median ${result.payload.medianMs} ms ` +
+        `(min ${result.payload.minMs}, max ${result.payload.maxMs}); compose adds ${result.declarativeGit.medianMs - result.payload.medianMs} ms ` +
+        `(saved in ${path.join(dir2, 'apply-to-running-declarative.json')})`,
+    );
+    expect(declarative).toHaveLength(10);
+    expect(payload).toHaveLength(10);
+  }, 1_800_000);
+}
