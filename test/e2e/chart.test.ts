@@ -3,10 +3,11 @@
  * template clean, values the schema refuses, RBAC that follows the values, and
  * example files that are what the generator makes from their payload dirs.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { execa } from 'execa';
 import { parseAllDocuments } from 'yaml';
+import { AnsibleJobSpec } from '../../operator/src/api/ansible-job.js';
 import { describeOrSkip } from '../helpers/skip.js';
 import { ajoCli, chartDir, examplesDir, findTool, repoDir, run } from './tools.js';
 
@@ -43,22 +44,29 @@ describe('chart sources', () => {
     expect(chart).toMatch(new RegExp(`^version: ${pkg.version.replace(/\./g, '\\.')}$`, 'm'));
   });
 
-  test('every example file is what examples/kubernetes/generate.mjs makes from its payload dir', async () => {
+  test('the payload example is what examples/kubernetes/generate.mjs makes from its payload dir', async () => {
     expect(ajoCli).toBeTruthy();
     const result = await execa(process.execPath, [path.join(examplesDir, 'generate.mjs'), '--check'], { reject: false });
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
   });
 
-  test('example payloads are Secrets; no AnsibleJob carries its payload', () => {
-    for (const name of ['hello-world', 'async-poll', 'fire-and-forget', 'artifacts-pvc', 'failing']) {
-      const docs = parseAllDocuments(readFileSync(path.join(examplesDir, `${name}.yaml`), 'utf8')).map((d) => d.toJS() as Manifest & { data?: Record<string, string> });
+  test('examples are manifests a person types: no base64 blob but in the one payload example, every AnsibleJob valid', () => {
+    const files = readdirSync(examplesDir).filter((file) => file.endsWith('.yaml')).sort();
+    expect(files).toEqual(['artifacts-pvc.yaml', 'async-poll.yaml', 'failing.yaml', 'fire-and-forget.yaml', 'from-configmap.yaml', 'from-git.yaml', 'hello-world.yaml', 'payload.yaml']);
+    for (const file of files) {
+      const docs = parseAllDocuments(readFileSync(path.join(examplesDir, file), 'utf8')).map((d) => d.toJS() as Manifest & { data?: Record<string, string> });
       const job = docs.find((d) => d.kind === 'AnsibleJob')!;
-      const secret = docs.find((d) => d.kind === 'Secret')!;
-      const payload = (job.spec as { payload: { secret: { name: string }; sha256: string } }).payload;
-      expect(Object.keys(payload).sort()).toEqual(['secret', 'sha256']);
-      expect(payload.secret.name).toBe(secret.metadata.name);
-      expect(Buffer.from(secret.data!.stream!, 'base64').toString('utf8')).toMatch(/^\{"kwargs": /);
+      const parsed = AnsibleJobSpec.safeParse(job.spec);
+      expect([file, parsed.success ? 'valid' : parsed.error.message]).toEqual([file, 'valid']);
+      const blobs = docs.filter((d) => d.data !== undefined && d.kind === 'Secret');
+      if (file === 'payload.yaml') {
+        const payload = (job.spec as { payload: { secret: { name: string }; sha256: string } }).payload;
+        expect(payload.secret.name).toBe(blobs[0]!.metadata.name);
+        expect(Buffer.from(blobs[0]!.data!.stream!, 'base64').toString('utf8')).toMatch(/^\{"kwargs": /);
+      } else {
+        expect([file, blobs.length, (job.spec as Record<string, unknown>).source !== undefined]).toEqual([file, 0, true]);
+      }
     }
   });
 });

@@ -221,6 +221,15 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     expect(reasons).toEqual(expect.arrayContaining(['Launched', 'Succeeded']));
   }, 300_000);
 
+  test('examples: a ConfigMap project (roles at nested paths, inventory and vars from ConfigMaps); the payload example of ajo submit', async () => {
+    await apply('from-configmap');
+    await apply('payload');
+    const [fromConfigMap, payload] = await Promise.all([finished('from-configmap'), finished('payload')]);
+    expect(fromConfigMap.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 1 }) });
+    expect(fromConfigMap.status!.stdoutTail).toContain('localhost serves shop (staging)');
+    expect(payload.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2 }) });
+  }, 300_000);
+
   test('worker pods run as uid 1000 without a service-account token (live pod)', async () => {
     const pod = await podOf(await job('hello-world'));
     expect(pod.spec.automountServiceAccountToken).toBe(false);
@@ -380,7 +389,7 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     const samples: number[] = [];
     for (let i = 1; i <= 10; i += 1) {
       const name = `hello-world-t${i}`;
-      const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'hello-world');
+      const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'payload');
       const manifest = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name }, spec: { payload: example.spec.payload } };
       // kubectl's own watch, started before the apply: one line per change of the pod.
       const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${name}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], { env: { KUBECONFIG: process.env.KUBECONFIG }, reject: false, buffer: false });
@@ -438,13 +447,13 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     const can = (await run(tools.kubectl, ['auth', 'can-i', 'list', 'secrets', '--as', serviceAccount, '--namespace', namespace], { reject: false })).trim();
     expect(can).toBe('no');
     const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'hello-world');
-    await kubectlIn(JSON.stringify({ apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: 'after-upgrade' }, spec: { payload: example.spec.payload } }), 'apply', '-f', '-');
+    await kubectlIn(JSON.stringify({ apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: 'after-upgrade' }, spec: { source: example.spec.source } }), 'apply', '-f', '-');
     const done = await finished('after-upgrade');
     expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0 });
   }, 600_000);
 
   test('helm uninstall leaves no pod, Secret, ServiceAccount or RBAC object of ours; the CRD stays', async () => {
-    for (const example of ['hello-world', 'async-poll', 'fire-and-forget', 'artifacts-pvc', 'failing']) {
+    for (const example of ['hello-world', 'payload', 'from-configmap', 'async-poll', 'fire-and-forget', 'artifacts-pvc', 'failing']) {
       await kubectl('delete', '-f', path.join(examplesDir, `${example}.yaml`), '--ignore-not-found', '--wait=false');
     }
     await kubectl('delete', 'ajob', '--all', '--wait=true', '--timeout=120s');
