@@ -3,15 +3,17 @@
 //   (a) process of a >= 100k-event result stream,
 //   (b) transmit of mixed private data dirs (100 MB and 500 MB),
 //   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
-//   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG).
+//   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
+//   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,pipeline,operator] [--reps N]
+//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative] [--reps N]
 //                           [--sizes 100,500] [--jobs 1000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { declarativeCase, declarativeSkipReason } from './cases/declarative.mjs';
 import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
 import { pipelineCase } from './cases/pipeline.mjs';
 import { processCase } from './cases/process.mjs';
@@ -19,7 +21,7 @@ import { transmitCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'pipeline', 'operator'];
+const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -32,7 +34,7 @@ function parseOptions() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator] [--reps N] [--sizes 100,500] [--jobs 1000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative] [--reps N] [--sizes 100,500] [--jobs 1000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -86,6 +88,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await operatorCase({ jobs: options.jobs, log }));
+    }
+  }
+  if (options.only.includes('declarative')) {
+    const reason = declarativeSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED declarative apply → running: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await declarativeCase({ log }));
     }
   }
   const totalSeconds = Math.round((Date.now() - started) / 1000);

@@ -54,14 +54,29 @@ function operatorTable(row) {
   ].join('\n');
 }
 
+function declarativeTable(row) {
+  const { result, addedMs } = row.declarative;
+  const side = (name, summary) => `| ${name} | ${seconds(summary.medianMs)} | ${seconds(summary.minMs)} | ${seconds(summary.maxMs)} |`;
+  return [
+    '| kubectl apply → running worker pod (same playbook, two SSH hosts) | median | min | max |',
+    '|---|---|---|---|',
+    side('declarative job: git clone + compose in the pod', result.declarativeGit),
+    side('payload job (ajo submit\'s Secret)', result.payload),
+    `| compose adds (median difference) | ${addedMs} ms | | |`,
+    `| target: ${row.target} | ${verdict(row.met)} | | |`,
+  ].join('\n');
+}
+
 export function renderTable(rows, skipped) {
   const compared = rows.filter((row) => row.ajo);
   const pipeline = compared.filter((row) => row.baseline);
   const operator = rows.find((row) => row.result);
+  const declarative = rows.find((row) => row.declarative);
   return [
     compared.length ? comparisonTable(compared) : '',
     pipeline.length ? overheadTable(pipeline) : '',
     operator ? operatorTable(operator) : '',
+    declarative ? declarativeTable(declarative) : '',
     ...skipped,
   ]
     .filter(Boolean)
