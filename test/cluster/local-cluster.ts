@@ -19,6 +19,10 @@ const ClusterInfo = z.object({
   testImage: z.string(),
   pauseImage: z.string(),
   cgroupRoot: z.string(),
+  clusterDnsIp: z.string(),
+  clusterDomain: z.string(),
+  corednsVersion: z.string(),
+  corednsImage: z.string(),
 });
 export type ClusterInfo = z.infer<typeof ClusterInfo>;
 

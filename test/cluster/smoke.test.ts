@@ -143,4 +143,56 @@ describeWithNode('cluster tier: a node that runs pods', () => {
     expect(done.status?.phase).toBe('Succeeded');
     expect(await core.readNamespacedPodLog({ name: 'client', namespace, container: 'main' })).toBe(`${token}\n`);
   });
+
+  test('cluster DNS: a pod resolves the API server and a new Service by name, its short name through the search path, and reaches it (CoreDNS)', async () => {
+    const token = randomBytes(8).toString('hex');
+    await core.createNamespacedPod({
+      namespace,
+      body: {
+        metadata: { name: 'named-web', namespace, labels: { app: 'named-web' } },
+        spec: {
+          terminationGracePeriodSeconds: 1,
+          containers: [{ name: 'httpd', image, imagePullPolicy: 'IfNotPresent', command: ['sh', '-c', `mkdir /www && echo ${token} > /www/index.html && exec httpd -f -p 8080 -h /www`] }],
+        },
+      },
+    });
+    const service = await core.createNamespacedService({ namespace, body: { metadata: { name: 'named-web' }, spec: { selector: { app: 'named-web' }, ports: [{ port: 80, targetPort: 8080 }] } } });
+    const apiServer = await core.readNamespacedService({ name: 'kubernetes', namespace: 'default' });
+    await waitForPodPhase(core, namespace, 'named-web', ['Running']);
+    await core.createNamespacedPod({
+      namespace,
+      body: pod('resolver', {
+        containers: [
+          {
+            name: 'main',
+            image,
+            imagePullPolicy: 'IfNotPresent',
+            // nslookup asks the pod's nameserver (the cluster DNS the kubelet wrote into
+            // resolv.conf). For the short name it walks the search path, printing the name
+            // that answered (and exiting 1 for the search domains that did not). Static
+            // busybox's wget crashes in its resolver, so nc fetches the page from that
+            // address, retrying while kube-proxy programs the new Service.
+            command: [
+              'sh',
+              '-c',
+              `cat /etc/resolv.conf && nslookup -type=a kubernetes.default.svc.cluster.local && nslookup -type=a named-web.${namespace}.svc.cluster.local && ` +
+                `short="$(nslookup -type=a named-web | awk '/^Name:/ { name = $2 } /^Address: / { print name, $2 }')"; echo "short name: $short"; ` +
+                'for i in $(seq 1 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "${short#* }" 80 | tail -n 1 | grep . && exit 0; sleep 1; done; exit 1',
+            ],
+          },
+        ],
+      }),
+    });
+    const done = await waitForPodPhase(core, namespace, 'resolver', ['Succeeded', 'Failed']);
+    const logs = await core.readNamespacedPodLog({ name: 'resolver', namespace, container: 'main' });
+    // The logs ride along, so a failure shows what the pod saw.
+    expect(`${done.status?.phase}\n${logs}`).toMatch(/^Succeeded\n/);
+    expect(logs).toMatch(/^nameserver 10\.96\.0\.10$/m);
+    expect(logs).toMatch(new RegExp(`^search ${namespace}\\.svc\\.cluster\\.local svc\\.cluster\\.local cluster\\.local`, 'm'));
+    const answer = (name: string) => new RegExp(`Name:\\s+${name.replaceAll('.', '\\.')}\\s+Address:\\s+([0-9.]+)`).exec(logs)?.[1];
+    expect(answer('kubernetes.default.svc.cluster.local')).toBe(apiServer.spec?.clusterIP);
+    expect(answer(`named-web.${namespace}.svc.cluster.local`)).toBe(service.spec?.clusterIP);
+    expect(logs).toContain(`short name: named-web.${namespace}.svc.cluster.local ${service.spec?.clusterIP}\n`);
+    expect(logs.trimEnd().split('\n').at(-1)).toBe(token);
+  });
 });

@@ -21,6 +21,12 @@ HELM_VERSION="$(gomod_version "$CLUSTER_SRC_DIR/build/helm/go.mod" helm.sh/helm/
 CACHE_KEY="k8s-${K8S_VERSION}_helm-${HELM_VERSION}_r${BUILD_RECIPE}"
 CACHE_DIR="$CACHE_ROOT/$CACHE_KEY"
 BIN_DIR="$CACHE_DIR/bin"
+# CoreDNS (the cluster's DNS) has a cache dir of its own, so pinning another
+# CoreDNS never rebuilds Kubernetes, and the reverse.
+COREDNS_VERSION="$(gomod_version "$CLUSTER_SRC_DIR/build/coredns/go.mod" github.com/coredns/coredns)"
+COREDNS_RECIPE=1
+COREDNS_CACHE_DIR="$CACHE_ROOT/coredns-${COREDNS_VERSION}_r${COREDNS_RECIPE}"
+COREDNS_IMAGE="ajo.test/coredns:${COREDNS_VERSION#v}"
 
 # Names of everything we create outside the state dir. They carry "ajo" so
 # that `down` deletes only what is ours.
@@ -36,6 +42,12 @@ POD_CIDR=10.244.0.0/24
 SERVICE_CIDR=10.96.0.0/16
 SERVICE_API_IP=10.96.0.1
 CLUSTER_DNS_IP=10.96.0.10
+CLUSTER_DOMAIN=cluster.local
+# CoreDNS runs on the node's network (see docs/cluster.md, "Cluster DNS"),
+# listening on the bridge address only; its health and readiness ports are off
+# the usual 8080/8181 for the same reason as the ports below.
+COREDNS_HEALTH_PORT=11280
+COREDNS_READY_PORT=11281
 NODE_NAME=ajo-node
 # Ports off the defaults, so a user's own cluster on this machine is not hit.
 KUBELET_PORT=11250
