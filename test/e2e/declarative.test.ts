@@ -160,6 +160,25 @@ ${extra}  source:
 ${fleetYaml(name)}
 `;
 
+  /**
+   * The files of the git job at the first commit as a private data dir for `ajo submit`: the
+   * project, the inventory, the key and the vault password's prompt. A private data dir has no
+   * place for known_hosts (the worker's HOME is not in the stream), so host keys go unchecked here.
+   */
+  function submitDir(name: string): string {
+    const dir = path.join(scratch, name);
+    mkdirSync(path.join(dir, 'project', 'group_vars'), { recursive: true });
+    mkdirSync(path.join(dir, 'inventory'));
+    mkdirSync(path.join(dir, 'env'));
+    writeFileSync(path.join(dir, 'project', 'site.yml'), SITE_YML);
+    writeFileSync(path.join(dir, 'project', 'group_vars', 'fleet.yml'), `${vaultedVars.trim()}\nrevision_note: first\n`);
+    writeFileSync(path.join(dir, 'inventory', 'hosts'), `${inventory(fqdn('host-a'), fqdn('host-b'))}ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n`);
+    writeFileSync(path.join(dir, 'env', 'ssh_key'), fixtures.clientKey.privateKey, { mode: 0o600 });
+    writeFileSync(path.join(dir, 'env', 'passwords'), JSON.stringify({ '^Vault password:\\s*?$': VAULT_PASSWORD }));
+    writeFileSync(path.join(dir, 'env', 'cmdline'), '--ask-vault-pass');
+    return dir;
+  }
+
   async function expectMarkers(marker: string, note: string) {
     for (const host of ['host-a', 'host-b']) {
       expect(await fixtures.readFileOnHost(host, `/home/ansible/${marker}`)).toBe(`${SECRET_WORD} ${fqdn(host)} ${note}\n`);
@@ -381,18 +400,7 @@ spec:
       storage: 1Gi
 `);
     await applyYaml(gitJobYaml('same-events', firstCommit, '  artifacts:\n    claimName: events\n'));
-    // The same files by hand: the project at that commit, the inventory, the vars, the key.
-    const dir = path.join(scratch, 'submit');
-    mkdirSync(path.join(dir, 'project', 'group_vars'), { recursive: true });
-    mkdirSync(path.join(dir, 'inventory'));
-    mkdirSync(path.join(dir, 'env'));
-    writeFileSync(path.join(dir, 'project', 'site.yml'), SITE_YML);
-    writeFileSync(path.join(dir, 'project', 'group_vars', 'fleet.yml'), `${vaultedVars.trim()}\nrevision_note: first\n`);
-    writeFileSync(path.join(dir, 'env', 'ssh_key'), fixtures.clientKey.privateKey, { mode: 0o600 });
-    writeFileSync(path.join(dir, 'env', 'passwords'), JSON.stringify({ '^Vault password:\\s*?$': VAULT_PASSWORD }));
-    writeFileSync(path.join(dir, 'env', 'cmdline'), '--ask-vault-pass');
-    // A private data dir has no place for known_hosts (the worker's HOME is not in the stream): host keys go unchecked here.
-    writeFileSync(path.join(dir, 'inventory', 'hosts'), `${inventory(fqdn('host-a'), fqdn('host-b'))}ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n`);
+    const dir = submitDir('submit');
     const submitted = await execa(
       process.execPath,
       [ajoCli, 'submit', dir, '-p', 'site.yml', '--name', 'same-events-submit', '--namespace', namespace, '--artifacts-claim', 'events', '-e', JSON.stringify({ marker: 'same-events' }), '--wait'],
@@ -419,16 +427,7 @@ spec:
 
   test('time from kubectl apply to a running worker pod: a declarative git job against a payload job of the same playbook, median of 10 each', async () => {
     // The payload job: ajo submit of the same files, once; its Secret is reused by each sample.
-    const dir = path.join(scratch, 'payload');
-    mkdirSync(path.join(dir, 'project', 'group_vars'), { recursive: true });
-    mkdirSync(path.join(dir, 'inventory'));
-    mkdirSync(path.join(dir, 'env'));
-    writeFileSync(path.join(dir, 'project', 'site.yml'), SITE_YML);
-    writeFileSync(path.join(dir, 'project', 'group_vars', 'fleet.yml'), `${vaultedVars.trim()}\nrevision_note: first\n`);
-    writeFileSync(path.join(dir, 'inventory', 'hosts'), `${inventory(fqdn('host-a'), fqdn('host-b'))}ansible_ssh_common_args='-o StrictHostKeyChecking=no'\n`);
-    writeFileSync(path.join(dir, 'env', 'ssh_key'), fixtures.clientKey.privateKey, { mode: 0o600 });
-    writeFileSync(path.join(dir, 'env', 'passwords'), JSON.stringify({ '^Vault password:\\s*?$': VAULT_PASSWORD }));
-    writeFileSync(path.join(dir, 'env', 'cmdline'), '--ask-vault-pass');
+    const dir = submitDir('payload');
     await run(process.execPath, [ajoCli, 'submit', dir, '-p', 'site.yml', '--name', 'timed-payload', '--namespace', namespace, '-e', JSON.stringify({ marker: 'timed' }), '--wait'], { env: { KUBECONFIG: process.env.KUBECONFIG } });
     const payloadSpec = (await json<{ spec: { payload: unknown } }>('get', 'ajob', 'timed-payload')).spec.payload;
 

@@ -7,6 +7,7 @@
  * stay next to the field they belong to instead of in a second, hand-kept schema.
  */
 import { z } from 'zod';
+import { kubeName } from './names.js';
 import { hostCountsSchema, runnerStatusSchema } from '../protocol/status-document.js';
 import { Source } from './source.js';
 
@@ -40,12 +41,6 @@ export const WORKER_POD_SELECTOR = `${LABEL_MANAGED_BY}=${MANAGED_BY},${LABEL_JO
 export const ANNOTATION_REFRESH = 'ajo.dev/refresh';
 export const ANNOTATION_PAYLOAD_SHA256 = 'ajo.dev/payload-sha256';
 
-const kubeName = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
-  .meta({ description: 'A Kubernetes object name (DNS subdomain).' });
 
 const relativePath = z
   .string()

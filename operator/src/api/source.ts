@@ -6,13 +6,8 @@
  * The resource only names ConfigMaps and Secrets; their data never passes through the operator.
  */
 import { z } from 'zod';
+import { kubeName } from './names.js';
 
-const kubeName = z
-  .string()
-  .min(1)
-  .max(253)
-  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/)
-  .meta({ description: 'A Kubernetes object name (DNS subdomain).' });
 
 /** ConfigMap and Secret keys: Kubernetes allows letters, digits, '-', '_' and '.'. */
 const dataKey = z.string().min(1).max(253).regex(/^[-._a-zA-Z0-9]+$/);
