@@ -75,11 +75,14 @@ async function composeInto(workDir: string, options: ComposeOptions): Promise<Co
   let commit: string | undefined;
   let env = baseEnvironment(workDir, baseEnv);
   const project = source.project;
+  // Where the time goes, reported with the outcome: apply → running of a source job pays for it.
+  const clock = stepClock();
   if (project?.git) {
     const access = gitAccess(project.git, read, workDir, baseEnv);
     env = access.env;
     const checkout = path.join(workDir, 'checkout');
     commit = await fetchRevision({ url: project.git.url, revision: project.git.revision, dir: checkout, access, deadline, signal });
+    clock.lap('gitMs');
     placeCheckout(checkout, project.git.path, projectRoot);
   } else if (project?.configMap) {
     placeConfigMapProject(project.configMap, options.volumes, read, projectRoot);
@@ -92,7 +95,9 @@ async function composeInto(workDir: string, options: ComposeOptions): Promise<Co
     checkSymlinks(projectRoot);
     if (source.playbook !== undefined) projectEntry(projectRoot, source.playbook, 'playbook');
     if (source.inventory?.path !== undefined) projectEntry(projectRoot, source.inventory.path, 'inventory path', true);
+    clock.lap('projectMs');
     await installRequirements({ source, projectRoot, workDir, env, deadline, signal });
+    clock.lap('requirementsMs');
     // Roles and collections from git bring their own links.
     checkSymlinks(projectRoot);
   } else if (source.requirements !== undefined) {
@@ -107,9 +112,26 @@ async function composeInto(workDir: string, options: ComposeOptions): Promise<Co
   }
 
   writeKnownHosts(source, read, options.workerHome);
+  clock.lap('dataDirMs');
 
   const transmitOptions = { privateDataDir: pdd, tmpDir: path.join(workDir, 'tmp'), ...runOptionsFor(source) } as TransmitOptions;
-  return { ...(commit !== undefined && { commit }), ...(await writeStream(transmitOptions, options.output)) };
+  const stream = await writeStream(transmitOptions, options.output);
+  clock.lap('transmitMs');
+  return { ...(commit !== undefined && { commit }), ...stream, timingsMs: clock.laps };
+}
+
+/** Milliseconds per step, each from the end of the one before. */
+function stepClock(): { laps: Record<string, number>; lap: (name: string) => void } {
+  let last = performance.now();
+  const laps: Record<string, number> = {};
+  return {
+    laps,
+    lap(name) {
+      const now = performance.now();
+      laps[name] = (laps[name] ?? 0) + Math.round(now - last);
+      last = now;
+    },
+  };
 }
 
 function writeKnownHosts(source: Source, read: ReadData, workerHome: string | undefined): void {

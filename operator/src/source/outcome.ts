@@ -37,6 +37,8 @@ export const ComposeSuccess = z.object({
   bytes: z.number().int().min(0),
   /** Files (and symlinks) in the private data dir the stream carries. */
   files: z.number().int().min(0),
+  /** Milliseconds per step (startupMs: the process before compose began; gitMs, projectMs, requirementsMs, dataDirMs, transmitMs). */
+  timingsMs: z.record(z.string().max(32), z.number().int().min(0)).optional(),
 });
 export type ComposeSuccess = z.infer<typeof ComposeSuccess>;
 

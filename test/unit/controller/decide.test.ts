@@ -160,6 +160,12 @@ describe('decide: jobs written as spec.source', () => {
     expect(again.events.filter((event) => event.reason === 'Composed')).toEqual([]);
   });
 
+  test('the Composed Event says where compose spent its time', () => {
+    const timed = terminated('compose', 0, 'Completed', JSON.stringify({ sha256: SHA256, bytes: 10, files: 1, timingsMs: { startupMs: 180, gitMs: 90, transmitMs: 30 } }));
+    const plan = run(makeSourceJob({}, launchedSource()), makePod('Running', { initContainerStatuses: [timed] }));
+    expect(plan.events.find((event) => event.reason === 'Composed')?.message).toMatch(/ in startup 180 ms, git 90 ms, transmit 30 ms$/);
+  });
+
   test.each([
     ['AuthFailed', 'git@git: Permission denied (publickey).'],
     ['HostKeyMismatch', 'WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!'],

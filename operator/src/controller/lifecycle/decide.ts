@@ -306,7 +306,8 @@ function recordComposed(plan: PlanBuilder, pod: Pod) {
   plan.status.source = { ...(composed.commit ? { commit: composed.commit } : {}), streamSha256: composed.sha256, bytes: composed.bytes };
   const git = plan.job.spec.source.project?.git;
   const from = git ? `${git.url} at ${composed.commit ?? git.revision ?? 'HEAD'}` : 'the source';
-  plan.event('Normal', 'Composed', `composed ${composed.files} files from ${from}: ${composed.bytes} bytes, sha256 ${composed.sha256}`);
+  const timings = composed.timingsMs ? ` in ${Object.entries(composed.timingsMs).map(([step, ms]) => `${step.replace(/Ms$/, '')} ${ms} ms`).join(', ')}` : '';
+  plan.event('Normal', 'Composed', `composed ${composed.files} files from ${from}: ${composed.bytes} bytes, sha256 ${composed.sha256}${timings}`);
 }
 
 function applyRefreshRequest(plan: PlanBuilder, document: StatusDocument | undefined) {
