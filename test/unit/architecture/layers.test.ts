@@ -12,7 +12,7 @@ const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..
 export const LAYERS: readonly (readonly string[])[] = [
   ['protocol'], // the wire formats: frames, kwargs, zip, status document
   ['job', 'api'], // running ansible-playbook; the AnsibleJob resource's schema
-  ['streaming', 'cleanup'], // transmit, worker, process, run; local `worker cleanup`
+  ['streaming', 'cleanup', 'schedule'], // transmit, worker, process, run; local `worker cleanup`; cron and schedule arithmetic
   ['source'], // `ajo compose`: a spec.source job (git, ConfigMaps, Secrets) into a transmit stream
   ['kube'], // Kubernetes plumbing: client, informer, work queue, leader election, metrics
   ['controller', 'sweep'], // the AnsibleJob controller; the operator's cleanup sweep
