@@ -7,22 +7,12 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync, openSync, writeSync, closeSync, renameSync } from 'node:fs';
 import path from 'node:path';
+import { seededRandom } from '../../helpers/seeded-random.mjs';
 import { cacheDir } from './env.mjs';
 
 const MB = 1024 * 1024;
 const WORDS = 'ansible runner task host play handler role vars facts inventory changed ok failed skipped unreachable module args result item loop when register become debug shell command copy template file service package'.split(' ');
 
-/** A small seeded generator, so a remade dir has the same shape. */
-function seededRandom(seed) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function textOf(bytes, random) {
   const parts = [];

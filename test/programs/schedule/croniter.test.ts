@@ -10,6 +10,7 @@ import path from 'node:path';
 import { type CronExpression, dateMatches, parseCron } from '../../../operator/src/schedule/cron.js';
 import { nextCronInstant } from '../../../operator/src/schedule/times.js';
 import { offsetAt, wallTimeAt } from '../../../operator/src/schedule/zone.js';
+import { seededRandom } from '../../helpers/seeded-random.mjs';
 import { describeOrSkip } from '../../helpers/skip.js';
 
 const ORACLE = path.resolve('test/programs/schedule/croniter-oracle.py');
@@ -18,17 +19,7 @@ const skipReason = probe.status === 0 ? null : `needs python3-croniter (/usr/bin
 
 interface Case { expr: string; zone: string; start: number }
 
-/** mulberry32: a small seeded generator, so every run tests the same cases. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+const random = seededRandom;
 
 const ZONES = ['UTC', 'America/New_York', 'Europe/Berlin', 'Australia/Lord_Howe', 'Asia/Kolkata', 'America/Sao_Paulo', 'Pacific/Chatham', 'Europe/London'];
 
