@@ -19,7 +19,6 @@ const skipReason = probe.status === 0 ? null : `needs python3-croniter (/usr/bin
 
 interface Case { expr: string; zone: string; start: number }
 
-
 const ZONES = ['UTC', 'America/New_York', 'Europe/Berlin', 'Australia/Lord_Howe', 'Asia/Kolkata', 'America/Sao_Paulo', 'Pacific/Chatham', 'Europe/London'];
 
 function randomField(next: () => number, min: number, max: number, names?: readonly string[]): string {
