@@ -353,9 +353,16 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
       expect(done.status).toMatchObject({ phase: 'TimedOut', attempts: 1 });
       expect(done.status!.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Finished', reason: 'DeadlineExceeded' })]));
       expect((await eventsOf('too-slow')).map((event) => event.reason)).toEqual(expect.arrayContaining(['Launched', 'TimedOut']));
-      await waitFor('the timed-out pod to go', async () => {
-        const pods = await json<{ items: Pod[] }>('get', 'pods', '-l', 'ajo.dev/job-name=too-slow');
-        return pods.items.length === 0 ? true : undefined;
+      // Nothing of the play may still run. Two paths get there and either may come first: the
+      // operator's timer deletes the pod, or the kubelet's activeDeadlineSeconds kills it first
+      // (the pod then stays, Failed with reason DeadlineExceeded, its logs readable).
+      await waitFor('the timed-out pod to be gone, or stopped by its deadline', async () => {
+        const pods = await json<{ items: { metadata: { deletionTimestamp?: string }; status?: { phase?: string; reason?: string } }[] }>(
+          'get', 'pods', '-l', 'ajo.dev/job-name=too-slow',
+        );
+        const stoppedByDeadline = (pod: (typeof pods.items)[number]) =>
+          !pod.metadata.deletionTimestamp && pod.status?.phase === 'Failed' && pod.status.reason === 'DeadlineExceeded';
+        return pods.items.every(stoppedByDeadline) ? true : undefined;
       }, 120_000, KUBECTL_POLL_MS);
     } finally {
       rmSync(dir, { recursive: true, force: true });
