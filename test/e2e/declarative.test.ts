@@ -345,18 +345,20 @@ ${fleetYaml('from-inline')}
     }
   }, 900_000);
 
+  // pendingTimeout leaves the operator (which looks again every 10 s) ample time to see the kubelet's
+  // warning first, even on a loaded machine; a shorter one would make the order a race.
   test('a missing Secret: a Waiting condition naming it while it is missing, Failed after pendingTimeout', async () => {
-    await applyYaml(gitJobYaml('missing-secret', 'main', '  pendingTimeout: 45\n').replace('authSecret: git-deploy-key', 'authSecret: no-such-secret'));
+    await applyYaml(gitJobYaml('missing-secret', 'main', '  pendingTimeout: 120\n').replace('authSecret: git-deploy-key', 'authSecret: no-such-secret'));
     const waiting = await waitFor('the Waiting condition', async () => {
       const current = await job('missing-secret');
       const condition = current.status?.conditions?.find((c) => c.type === 'Waiting' && c.status === 'True');
       return condition ?? undefined;
-    }, 120_000, KUBECTL_POLL_MS);
+    }, 150_000, KUBECTL_POLL_MS);
     expect(waiting).toMatchObject({ reason: 'FailedMount', message: expect.stringContaining('"no-such-secret" not found') });
     const done = await finished('missing-secret');
     expect(finishedCondition(done)).toMatchObject({ reason: 'PendingTimeout', message: expect.stringContaining('"no-such-secret" not found') });
     expect((await eventsOf('missing-secret')).map((event) => event.reason)).toEqual(expect.arrayContaining(['FailedMount', 'Failed']));
-  }, 300_000);
+  }, 600_000);
 
   test('an unreachable SSH host: the play\'s own unreachable count, rc and status, as ansible-runner reports them', async () => {
     await applyYaml(gitJobYaml('unreachable', firstCommit).replace(`        ${fqdn('host-b')}\n`, `        ${fqdn('host-b')}\n        gone.${hostsNamespace}.svc.cluster.local\n`));
