@@ -29,6 +29,8 @@ import {
   provideImages,
   run,
   KUBECTL_POLL_MS,
+  median,
+  TERMINAL_PHASE_NAMES,
   version,
   type ImagePlan,
   type Tools,
@@ -79,14 +81,8 @@ interface JobEvent {
   event_data?: { task?: string; host?: string };
 }
 
-const TERMINAL = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
 const VAULT_PASSWORD = 'correct horse battery staple';
 const SECRET_WORD = 'open-sesame';
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 /** The playbook every case runs: a file on each host, with a vault-decrypted value in it. */
 const SITE_YML = [
@@ -121,7 +117,7 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
   const finished = (name: string, timeoutMs = 300_000) =>
     waitFor(`AnsibleJob ${name} to finish`, async () => {
       const current = await job(name);
-      return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
+      return TERMINAL_PHASE_NAMES.has(current.status?.phase ?? '') ? current : undefined;
     }, timeoutMs, KUBECTL_POLL_MS);
   const finishedCondition = (current: AnsibleJob) => current.status?.conditions?.find((c) => c.type === 'Finished');
   const eventsOf = async (name: string) =>

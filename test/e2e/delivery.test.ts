@@ -29,6 +29,8 @@ import {
   run,
   runnerImage,
   KUBECTL_POLL_MS,
+  median,
+  TERMINAL_PHASE_NAMES,
   version,
   type ImagePlan,
   type Tools,
@@ -99,13 +101,7 @@ interface KubeEvent {
 }
 
 const hostPathDir = (volume: string) => `/tmp/${volume}`;
-const TERMINAL = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
 const counts = (partial: Partial<HostCounts>): HostCounts => ({ ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0, ...partial });
-const median = (values: number[]) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
-};
 
 function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
   const namespace = `ajo-e2e-${randomBytes(3).toString('hex')}`;
@@ -122,7 +118,7 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
   const finished = (name: string, timeoutMs = 240_000) =>
     waitFor(`AnsibleJob ${name} to finish`, async () => {
       const current = await job(name);
-      return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
+      return TERMINAL_PHASE_NAMES.has(current.status?.phase ?? '') ? current : undefined;
     }, timeoutMs, KUBECTL_POLL_MS);
   const eventsOf = async (name: string) =>
     (await json<{ items: KubeEvent[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
@@ -249,7 +245,7 @@ function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
     const done = await waitFor('async-poll to finish', async () => {
       const current = await job('async-poll');
       if (current.status?.phase === 'Running' && current.status.lastPollTime) progress.push(current.status.eventCount ?? 0);
-      return TERMINAL.has(current.status?.phase ?? '') ? current : undefined;
+      return TERMINAL_PHASE_NAMES.has(current.status?.phase ?? '') ? current : undefined;
     }, 240_000, 300);
     expect(done.status).toMatchObject({ phase: 'Succeeded', rc: 0, hostCounts: counts({ ok: 2, changed: 2 }) });
     // Polled (every 2 s) while Running: some refresh showed events before the last one. Not the

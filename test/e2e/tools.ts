@@ -15,6 +15,16 @@ import { waitFor } from '../helpers/wait.js';
 /** Between two kubectl probes: each spawns a process. */
 export const KUBECTL_POLL_MS = 500;
 
+/** The phases an AnsibleJob ends in (api/ansible-job.ts TERMINAL_PHASES), as the strings kubectl prints. */
+export const TERMINAL_PHASE_NAMES: ReadonlySet<string> = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
+
+/** The median of some samples (the mean of the middle two for an even count). */
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+}
+
 export const repoDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const chartDir = path.join(repoDir, 'charts', 'ajo');
 export const examplesDir = path.join(repoDir, 'examples', 'kubernetes');
