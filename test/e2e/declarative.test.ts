@@ -15,15 +15,12 @@ import { execa } from 'execa';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { clusterTier, describeWithNode } from '../cluster/tier.js';
-import { describeOrSkip } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 import { deploySshFixtures, generateKeyPair, provideTestHostImage, type SshFixtures } from './fixtures/ssh-hosts.js';
 import {
   ajoCli,
   chartDir,
-  e2eTools,
-  imagePlan,
+  describeE2e,
   isLocalCluster,
   kubectlJson,
   provideImages,
@@ -32,28 +29,16 @@ import {
   median,
   TERMINAL_PHASE_NAMES,
   version,
-  type ImagePlan,
-  type Tools,
+  type E2eReady,
 } from './tools.js';
 
 const SUITE = 'e2e: declarative AnsibleJobs against real SSH hosts';
 
-function preconditions(): { tools: Tools; plan: ImagePlan } | { reason: string } {
-  const tools = e2eTools();
-  if ('reason' in tools) return tools;
-  if (!isLocalCluster()) return { reason: 'the sshd-host fixture image is built and loaded into the local test cluster only (test/cluster/build-testhost)' };
-  if (process.getuid?.() !== 0) return { reason: 'building the sshd-host fixture image needs root (debootstrap, chroot)' };
-  const plan = imagePlan(tools.kubectl);
-  if (plan.action === 'skip') return { reason: plan.reason };
-  return { tools, plan };
-}
-
-const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;
-if (ready && 'reason' in ready) {
-  describeOrSkip(SUITE, ready.reason, () => test('needs kubectl, helm, root, our images and the local test cluster', () => undefined));
-} else {
-  describeWithNode(SUITE, () => suite(ready as { tools: Tools; plan: ImagePlan }));
-}
+describeE2e(SUITE, 'needs kubectl, helm, root, our images and the local test cluster', suite, () => {
+  if (!isLocalCluster()) return 'the sshd-host fixture image is built and loaded into the local test cluster only (test/cluster/build-testhost)';
+  if (process.getuid?.() !== 0) return 'building the sshd-host fixture image needs root (debootstrap, chroot)';
+  return undefined;
+});
 
 interface Condition {
   type: string;
@@ -97,7 +82,7 @@ const SITE_YML = [
   '',
 ].join('\n');
 
-function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
+function suite({ tools, plan }: E2eReady) {
   const id = randomBytes(3).toString('hex');
   const namespace = `ajo-decl-${id}`;
   const hostsNamespace = `ajo-hosts-${id}`;

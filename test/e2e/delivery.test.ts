@@ -14,15 +14,12 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
-import { clusterTier, describeWithNode } from '../cluster/tier.js';
-import { describeOrSkip } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 import {
   ajoCli,
   chartDir,
-  e2eTools,
+  describeE2e,
   examplesDir,
-  imagePlan,
   isLocalCluster,
   kubectlJson,
   provideImages,
@@ -32,27 +29,12 @@ import {
   median,
   TERMINAL_PHASE_NAMES,
   version,
-  type ImagePlan,
-  type Tools,
+  type E2eReady,
 } from './tools.js';
 
 const SUITE = 'e2e: helm install, the examples, upgrade and uninstall';
 
-function preconditions(): { tools: Tools; plan: ImagePlan } | { reason: string } {
-  const tools = e2eTools();
-  if ('reason' in tools) return tools;
-  const plan = imagePlan(tools.kubectl);
-  if (plan.action === 'skip') return { reason: plan.reason };
-  return { tools, plan };
-}
-
-// The node decides first (describeWithNode prints why it is missing); then tools and images.
-const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;
-if (ready && 'reason' in ready) {
-  describeOrSkip(SUITE, ready.reason, () => test('needs helm, kubectl and our images', () => undefined));
-} else {
-  describeWithNode(SUITE, () => suite(ready as { tools: Tools; plan: ImagePlan }));
-}
+describeE2e(SUITE, 'needs helm, kubectl and our images', suite);
 
 interface HostCounts {
   ok: number;
@@ -103,7 +85,7 @@ interface KubeEvent {
 const hostPathDir = (volume: string) => `/tmp/${volume}`;
 const counts = (partial: Partial<HostCounts>): HostCounts => ({ ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0, ...partial });
 
-function suite({ tools, plan }: { tools: Tools; plan: ImagePlan }) {
+function suite({ tools, plan }: E2eReady) {
   const namespace = `ajo-e2e-${randomBytes(3).toString('hex')}`;
   const release = 'ajo-e2e';
   const serviceAccount = `system:serviceaccount:${namespace}:${release}`;

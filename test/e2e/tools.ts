@@ -10,6 +10,8 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localClusterInfo } from '../cluster/local-cluster.js';
+import { clusterTier, describeWithNode } from '../cluster/tier.js';
+import { describeOrSkip } from '../helpers/skip.js';
 import { waitFor } from '../helpers/wait.js';
 
 /** Between two kubectl probes: each spawns a process. */
@@ -171,4 +173,33 @@ export async function provideImages(plan: ImagePlan, tools: Tools): Promise<void
   }
   // The kubelet refreshes node.status.images on its status updates (every 10 s or so).
   await waitFor('the node to report the loaded images', async () => (missingImagesSync(tools.kubectl).length === 0 ? true : undefined), 120_000, 2000);
+}
+
+export interface E2eReady {
+  tools: Tools;
+  plan: ImagePlan;
+}
+
+/**
+ * Declares an e2e suite that needs a node that runs pods, kubectl, helm and our images, plus what
+ * `extraNeed` checks (its reason when unmet). The node decides first (describeWithNode prints why
+ * it is missing); then the tools, the extra need and the images. Where anything is missing the
+ * suite is skipped loudly, with the reason; `needs` names it all for the skipped placeholder.
+ */
+export function describeE2e(name: string, needs: string, body: (ready: E2eReady) => void, extraNeed: () => string | undefined = () => undefined): void {
+  const preconditions = (): E2eReady | { reason: string } => {
+    const tools = e2eTools();
+    if ('reason' in tools) return tools;
+    const unmet = extraNeed();
+    if (unmet) return { reason: unmet };
+    const plan = imagePlan(tools.kubectl);
+    if (plan.action === 'skip') return { reason: plan.reason };
+    return { tools, plan };
+  };
+  // Without a node, describeWithNode skips with the node's reason; a skipped suite's body still
+  // runs to collect its tests, so it gets the placeholder, never the real body without its tools.
+  const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;
+  if (ready === undefined) describeWithNode(name, () => test(needs, () => undefined));
+  else if ('reason' in ready) describeOrSkip(name, ready.reason, () => test(needs, () => undefined));
+  else describeWithNode(name, () => body(ready));
 }
