@@ -160,6 +160,13 @@ describe('decide: jobs written as spec.source', () => {
     expect(again.events.filter((event) => event.reason === 'Composed')).toEqual([]);
   });
 
+  test('a retry composes anew: status.source is cleared at the launch of the next attempt', () => {
+    const recorded = launchedSource({ source: { commit: COMMIT, streamSha256: SHA256, bytes: 2048 } });
+    const plan = run(makeSourceJob({}, recorded), makePod('Failed', { reason: 'Evicted', initContainerStatuses: [composeDone] }));
+    expect(plan.status).toMatchObject({ attempts: 2, podName: 'site-2' });
+    expect(plan.status?.source).toBeUndefined();
+  });
+
   test('the Composed Event says where compose spent its time', () => {
     const timed = terminated('compose', 0, 'Completed', JSON.stringify({ sha256: SHA256, bytes: 10, files: 1, timingsMs: { startupMs: 180, gitMs: 90, transmitMs: 30 } }));
     const plan = run(makeSourceJob({}, launchedSource()), makePod('Running', { initContainerStatuses: [timed] }));

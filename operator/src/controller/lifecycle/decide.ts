@@ -201,6 +201,8 @@ function launch(plan: PlanBuilder, attempt: number, why: string) {
     artifacts: artifactsLocation(job.spec, identFor(job.metadata.name, attempt)),
   });
   delete plan.status.podUID;
+  // Each attempt composes anew (a branch may have moved): status.source tells what this one ran.
+  delete plan.status.source;
   plan.condition('Launched', 'True', attempt === 1 ? 'Launched' : 'Retrying', `${why}: pod ${podName} (attempt ${attempt})`);
   plan.event('Normal', 'Launched', `${why}: creating pod ${podName} (attempt ${attempt})`);
   plan.createPod = built.pod;
