@@ -63,6 +63,7 @@ function declarativeTable(row) {
     side('declarative job: git clone + compose in the pod', result.declarativeGit),
     side('payload job (ajo submit\'s Secret)', result.payload),
     `| compose adds (median difference) | ${addedMs} ms | | |`,
+    ...Object.entries(result.composeStepMediansMs ?? {}).map(([step, ms]) => `| of which compose reports: ${step} (median) | ${ms} ms | | |`),
     `| target: ${row.target} | ${verdict(row.met)} | | |`,
   ].join('\n');
 }
