@@ -90,7 +90,7 @@ slim_rootfs() { # <root>: what apt and dpkg leave behind that no container needs
 remove_rootfs() {
   local root="$1"
   [[ -n $root && $root == "$WORK"/* ]] || die "refusing to remove '$root': not below $WORK"
-  if findmnt -rn -o TARGET | grep -q "^$root\(/\|$\)"; then
+  if findmnt -rn -o TARGET | grep "^$root\(/\|$\)" >/dev/null; then
     die "refusing to remove $root: something is still mounted below it"
   fi
   rm -rf "$root"
@@ -100,7 +100,7 @@ cleanup_work() {
   local target
   # Unmount anything a failed step left (deepest first), then delete.
   for target in $(findmnt -rn -o TARGET | grep "^$WORK/" | sort -r); do umount -l "$target" || true; done
-  if findmnt -rn -o TARGET | grep -q "^$WORK/"; then
+  if findmnt -rn -o TARGET | grep "^$WORK/" >/dev/null; then
     log "leaving $WORK: something is still mounted below it"
   else
     rm -rf "$WORK"
