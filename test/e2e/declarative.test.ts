@@ -21,6 +21,8 @@ import {
   ajoCli,
   chartDir,
   describeE2e,
+  hostPathVolume,
+  timeToPodPastPending,
   isLocalCluster,
   kubectlJson,
   provideImages,
@@ -87,6 +89,7 @@ function suite({ tools, plan }: E2eReady) {
   const namespace = `ajo-decl-${id}`;
   const hostsNamespace = `ajo-hosts-${id}`;
   const release = 'ajo-decl';
+  const artifactsVolume = `${namespace}-artifacts`;
   const kubectl = (...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args]);
   const kubectlIn = (input: string, ...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args], { input });
   const json = <T>(...args: string[]) => kubectlJson<T>(tools, ['--namespace', namespace, ...args]);
@@ -196,7 +199,10 @@ ${fleetYaml(name)}
   afterAll(async () => {
     await run(tools.helm, ['uninstall', release, '--namespace', namespace, '--ignore-not-found']).catch(() => undefined);
     for (const ns of [namespace, hostsNamespace]) await run(tools.kubectl, ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']).catch(() => undefined);
-    if (artifactsDir) rmSync(artifactsDir, { recursive: true, force: true });
+    if (artifactsDir) {
+      await run(tools.kubectl, ['delete', 'pv', artifactsVolume, '--ignore-not-found', '--wait=false']).catch(() => undefined);
+      rmSync(artifactsDir, { recursive: true, force: true });
+    }
     rmSync(scratch, { recursive: true, force: true });
   }, 120_000);
 
@@ -353,21 +359,9 @@ ${fleetYaml('from-inline')}
     // Both jobs write their artifacts to one hostPath volume (the node is this machine), each
     // under its own ident, so the test reads job_events/ of both.
     artifactsDir = mkdtempSync(path.join(tmpdir(), 'ajo-decl-artifacts-'));
-    const volume = `${namespace}-artifacts`;
+    const volume = artifactsVolume;
     await run(tools.kubectl, ['apply', '-f', '-'], {
-      input: JSON.stringify({
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: volume, labels: { 'ajo.test/suite': 'e2e' } },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteMany'],
-          persistentVolumeReclaimPolicy: 'Delete',
-          storageClassName: '',
-          claimRef: { namespace, name: 'events' },
-          hostPath: { path: artifactsDir, type: 'Directory' },
-        },
-      }),
+      input: JSON.stringify(hostPathVolume(volume, { namespace, name: 'events' }, artifactsDir, { accessMode: 'ReadWriteMany', create: false })),
     });
     await run('chown', ['1000:1000', artifactsDir]);
     await applyYaml(`apiVersion: v1
@@ -415,28 +409,9 @@ spec:
     const payloadSpec = (await json<{ spec: { payload: unknown } }>('get', 'ajob', 'timed-payload')).spec.payload;
 
     const timeToRunning = async (name: string, manifest: string): Promise<number> => {
-      const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${name}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], {
-        env: { KUBECONFIG: process.env.KUBECONFIG },
-        reject: false,
-        buffer: false,
-      });
-      const pastPending = new Promise<number>((resolve, reject) => {
-        let seen = '';
-        watcher.stdout!.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          if (seen.split('\n').some((phase) => phase !== '' && phase !== 'Pending')) resolve(performance.now());
-        });
-        setTimeout(() => reject(new Error(`${name}: no running pod in 180 s (kubectl saw: ${JSON.stringify(seen)})`)), 180_000).unref();
-      });
-      // The watch is established before the apply (kubectl prints nothing until a pod exists).
-      await waitFor(`kubectl's watch for ${name}`, async () => ((watcher.pid ?? 0) > 0 ? true : undefined), 10_000, 100);
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const started = performance.now();
-      await kubectlIn(manifest, 'apply', '-f', '-');
       try {
-        return (await pastPending) - started;
+        return await timeToPodPastPending(tools, namespace, name, () => kubectlIn(manifest, 'apply', '-f', '-'));
       } finally {
-        watcher.kill();
         const done = await finished(name);
         expect([name, done.status?.phase]).toEqual([name, 'Succeeded']);
         // compose's own account of its time (the Composed Event), to tell it from the pod's overhead.

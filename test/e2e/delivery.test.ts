@@ -20,6 +20,8 @@ import {
   chartDir,
   describeE2e,
   examplesDir,
+  hostPathVolume as hostPathVolumeFor,
+  timeToPodPastPending,
   isLocalCluster,
   kubectlJson,
   provideImages,
@@ -254,19 +256,7 @@ function suite({ tools, plan }: E2eReady) {
     if (!hasDefault) {
       // No provisioner (our one-node cluster): a hostPath PV bound in advance to the example's claim.
       hostPathVolume = `${namespace}-artifacts`;
-      const pv = {
-        apiVersion: 'v1',
-        kind: 'PersistentVolume',
-        metadata: { name: hostPathVolume, labels: { 'ajo.test/suite': 'e2e' } },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteOnce'],
-          persistentVolumeReclaimPolicy: 'Retain',
-          storageClassName: '',
-          claimRef: { namespace, name: 'ajo-example-artifacts' },
-          hostPath: { path: hostPathDir(hostPathVolume), type: 'DirectoryOrCreate' },
-        },
-      };
+      const pv = hostPathVolumeFor(hostPathVolume, { namespace, name: 'ajo-example-artifacts' }, hostPathDir(hostPathVolume), { accessMode: 'ReadWriteOnce', create: true });
       await run(tools.kubectl, ['apply', '-f', '-'], { input: JSON.stringify(pv) });
     }
     if (hostPathVolume) {
@@ -376,25 +366,7 @@ function suite({ tools, plan }: E2eReady) {
       const name = `hello-world-t${i}`;
       const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'payload');
       const manifest = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name }, spec: { payload: example.spec.payload } };
-      // kubectl's own watch, started before the apply: one line per change of the pod.
-      const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${name}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], { env: { KUBECONFIG: process.env.KUBECONFIG }, reject: false, buffer: false });
-      const pastPending = new Promise<number>((resolve, reject) => {
-        let seen = '';
-        watcher.stdout!.on('data', (chunk: Buffer) => {
-          seen += chunk.toString();
-          // A fast pod may be reported Succeeded (or Failed) without a Running line in between.
-          if (seen.split('\n').some((phase) => phase !== '' && phase !== 'Pending')) resolve(performance.now());
-        });
-        setTimeout(() => reject(new Error(`${name}: no running pod in 120 s (kubectl saw: ${JSON.stringify(seen)})`)), 120_000).unref();
-      });
-      await new Promise((resolve) => setTimeout(resolve, 1000));
-      const started = performance.now();
-      await kubectlIn(JSON.stringify(manifest), 'apply', '-f', '-');
-      try {
-        samples.push((await pastPending) - started);
-      } finally {
-        watcher.kill();
-      }
+      samples.push(await timeToPodPastPending(tools, namespace, name, () => kubectlIn(JSON.stringify(manifest), 'apply', '-f', '-'), 120_000));
       const done = await finished(name);
       expect(done.status?.phase).toBe('Succeeded');
       await kubectl('delete', 'ajob', name, '--wait=false');

@@ -175,6 +175,55 @@ export async function provideImages(plan: ImagePlan, tools: Tools): Promise<void
   await waitFor('the node to report the loaded images', async () => (missingImagesSync(tools.kubectl).length === 0 ? true : undefined), 120_000, 2000);
 }
 
+/**
+ * A hostPath PersistentVolume bound in advance to one claim (the local test cluster has no
+ * provisioner). Retained: the suite deletes it, and the directory, itself.
+ */
+export function hostPathVolume(name: string, claim: { namespace: string; name: string }, dir: string, options: { accessMode: 'ReadWriteOnce' | 'ReadWriteMany'; create: boolean }) {
+  return {
+    apiVersion: 'v1',
+    kind: 'PersistentVolume',
+    metadata: { name, labels: { 'ajo.test/suite': 'e2e' } },
+    spec: {
+      capacity: { storage: '1Gi' },
+      accessModes: [options.accessMode],
+      persistentVolumeReclaimPolicy: 'Retain',
+      storageClassName: '',
+      claimRef: claim,
+      hostPath: { path: dir, type: options.create ? 'DirectoryOrCreate' : 'Directory' },
+    },
+  };
+}
+
+/**
+ * Milliseconds from `apply()` to kubectl's own watch seeing the job's pod past Pending (a fast pod
+ * may be reported Succeeded without a Running line between). The watch starts before the apply
+ * and is given a second to settle; the clock starts at the apply.
+ */
+export async function timeToPodPastPending(tools: Tools, namespace: string, jobName: string, apply: () => Promise<unknown>, timeoutMs = 180_000): Promise<number> {
+  const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${jobName}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], {
+    env: { KUBECONFIG: process.env.KUBECONFIG },
+    reject: false,
+    buffer: false,
+  });
+  try {
+    const pastPending = new Promise<number>((resolve, reject) => {
+      let seen = '';
+      watcher.stdout!.on('data', (chunk: Buffer) => {
+        seen += chunk.toString();
+        if (seen.split('\n').some((phase) => phase !== '' && phase !== 'Pending')) resolve(performance.now());
+      });
+      setTimeout(() => reject(new Error(`${jobName}: no running pod in ${timeoutMs / 1000} s (kubectl saw: ${JSON.stringify(seen)})`)), timeoutMs).unref();
+    });
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const started = performance.now();
+    await apply();
+    return (await pastPending) - started;
+  } finally {
+    watcher.kill();
+  }
+}
+
 export interface E2eReady {
   tools: Tools;
   plan: ImagePlan;
