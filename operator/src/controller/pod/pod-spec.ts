@@ -208,7 +208,7 @@ function sourceVolumes(source: Source): { volumes: JsonObject[]; mounts: JsonObj
   };
 }
 
-function composeContainer(spec: AnsibleJobSpec, source: Source, options: PodBuildOptions): JsonObject {
+function composeContainer(spec: AnsibleJobSpec, mounts: JsonObject[], options: PodBuildOptions): JsonObject {
   return {
     name: COMPOSE_CONTAINER,
     image: options.composeImage,
@@ -238,7 +238,7 @@ function composeContainer(spec: AnsibleJobSpec, source: Source, options: PodBuil
     ],
     resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '512Mi' } },
     securityContext: containerSecurityContext(true),
-    volumeMounts: sourceVolumes(source).mounts,
+    volumeMounts: mounts,
     terminationMessagePath: TERMINATION_LOG,
     terminationMessagePolicy: 'File',
   };
@@ -307,6 +307,8 @@ export function defaultWorkerPod(
 ): PodManifest {
   const { spec } = job;
   const name = podNameFor(job.metadata.name, attempt);
+  // The volumes and the compose container's mounts of a source job, worked out once for both.
+  const composed = spec.source ? sourceVolumes(spec.source) : undefined;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -333,11 +335,11 @@ export function defaultWorkerPod(
         fsGroup: RUNNER_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      ...(spec.source ? { initContainers: [composeContainer(spec, spec.source, options)] } : {}),
+      ...(composed ? { initContainers: [composeContainer(spec, composed.mounts, options)] } : {}),
       containers: [workerContainer(spec, options), processContainer(spec, identFor(job.metadata.name, attempt), options)],
       volumes: [
         payloadVolume(spec),
-        ...(spec.source ? sourceVolumes(spec.source).volumes : []),
+        ...(composed ? composed.volumes : []),
         { name: 'shared', emptyDir: {} },
         { name: 'runner', emptyDir: {} },
         { name: 'home', emptyDir: {} },
