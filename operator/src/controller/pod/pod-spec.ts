@@ -275,15 +275,8 @@ function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuild
       TERMINATION_LOG,
       ...(composeMounts ? composeFlags(spec) : []),
     ],
-    // git, ssh and ansible-galaxy write under HOME and TMPDIR; the root filesystem stays read-only.
-    ...(composeMounts
-      ? {
-          env: [
-            { name: 'HOME', value: `${COMPOSE_WORK_DIR}/home` },
-            { name: 'TMPDIR', value: `${COMPOSE_WORK_DIR}/tmp` },
-          ],
-        }
-      : {}),
+    // No HOME or TMPDIR here: compose gives git, ssh and ansible-galaxy their own inside its work
+    // dir (and removes it when done), while process stages the artifacts zip in /tmp.
     ports: [{ name: 'status', containerPort: options.statusPort, protocol: 'TCP' }],
     // Composing runs git and ansible-galaxy, which need more room than following a stream.
     resources: composeMounts
