@@ -10,6 +10,9 @@ import { existsSync } from 'node:fs';
 // at the end of the run.
 const tsJest = ['ts-jest', { useESM: true, tsconfig: 'test/tsconfig.json' }];
 const common = {
+  // Only these are crawled: the test cluster keeps container root filesystems under .cluster/,
+  // which come and go while a run starts (a vanished package.json there once failed a run).
+  roots: ['<rootDir>/operator', '<rootDir>/test'],
   extensionsToTreatAsEsm: ['.ts'],
   transform: { '^.+\\.ts$': tsJest },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
