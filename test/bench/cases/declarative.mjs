@@ -1,5 +1,5 @@
-// (e) apply → running worker pod for a declarative git job (spec.source: the compose init
-// container clones the in-cluster git server and composes the stream in the pod) against a
+// (e) apply → the play's first event for a declarative git job (spec.source: the pod's sidecar
+// clones the in-cluster git server and composes the stream while the worker waits) against a
 // payload job of the same playbook and hosts, alternated, 10 of each. The measurement needs the
 // e2e setting (the chart installed, the SSH hosts and the git server deployed), so this case
 // runs that one e2e test through jest and reads what it saved. Needs $KUBECONFIG of the local
@@ -10,7 +10,7 @@ import path from 'node:path';
 import { cacheDir, repoRoot } from '../lib/env.mjs';
 
 const RESULT = path.join(path.dirname(cacheDir), 'e2e', 'apply-to-running-declarative.json');
-/** The compose step may add this much to apply → running for a small repository. */
+/** The compose step may add this much to apply → the play's start for a small repository. */
 const COMPOSE_CEILING_MS = 1000;
 
 /** @returns {string | undefined} why the case cannot run here */
@@ -36,7 +36,7 @@ export async function declarativeCase({ log }) {
   const result = JSON.parse(readFileSync(RESULT, 'utf8'));
   const addedMs = result.declarativeGit.medianMs - result.payload.medianMs;
   return {
-    case: '(e) kubectl apply → running worker pod, declarative git job vs payload job (same playbook, two SSH hosts), median of 10 each',
+    case: "(e) kubectl apply → the play's first event, declarative git job vs payload job (same playbook, two SSH hosts), median of 10 each",
     declarative: { result, addedMs },
     target: `compose adds < ${COMPOSE_CEILING_MS} ms`,
     met: addedMs < COMPOSE_CEILING_MS,
