@@ -70,6 +70,8 @@ describe('decide', () => {
       expect(plan.createPod?.metadata.name).toBe('demo-2');
       expect(plan.status?.conditions?.find((c) => c.type === 'AwaitingTermination')).toMatchObject({ status: 'False', reason: 'Ended' });
       expect(plan.status?.conditions?.find((c) => c.type === 'Interrupted')).toMatchObject({ reason: 'Disrupted' });
+      // One Event per interruption: the wait's.
+      expect(plan.events.map((e) => e.reason)).toEqual(['Launched']);
     });
 
     test('TerminatingOrFailed: the next attempt at once, as before', () => {

@@ -211,10 +211,11 @@ function launch(plan: PlanBuilder, attempt: number, why: string) {
 
 function retryOrFail(plan: PlanBuilder, observation: Extract<PodObservation, { kind: 'interrupted' }>) {
   const attempts = plan.status.attempts ?? 1;
-  const awaited = plan.status.conditions?.find((condition) => condition.type === CONDITION_AWAITING_TERMINATION);
-  if (awaited?.status === 'True') plan.condition(CONDITION_AWAITING_TERMINATION, 'False', 'Ended', `attempt ${attempts}: its pod has ended`);
+  const awaited = plan.status.conditions?.find((condition) => condition.type === CONDITION_AWAITING_TERMINATION)?.status === 'True';
+  // One Event per interruption: an awaited one had its Event when the wait began.
+  if (awaited) plan.condition(CONDITION_AWAITING_TERMINATION, 'False', 'Ended', `attempt ${attempts}: its pod has ended`);
+  else plan.event('Warning', 'Interrupted', `${observation.reason}: ${observation.message}`);
   const retriesUsed = attempts - 1;
-  plan.event('Warning', 'Interrupted', `${observation.reason}: ${observation.message}`);
   plan.condition('Interrupted', 'True', observation.reason, `attempt ${attempts}: ${observation.message}`);
   if (retriesUsed < plan.job.spec.backoffLimit) {
     launch(plan, attempts + 1, `retry after ${observation.reason}`);
