@@ -171,11 +171,13 @@ export function decide({ schedule, jobs, now }: DecideInput): SchedulePlan {
       startingDeadlineSeconds: spec.startingDeadlineSeconds,
     });
     const slot = (run: Run) => iso(run.scheduledTime);
-    if (due.missed > 0 && (due.run || due.tooLate)) {
+    // dueRun counts a too-late latest run as missed too; the MissedDeadline event names that one.
+    const earlier = due.tooLate && !due.missedMore ? due.missed - 1 : due.missed;
+    if (earlier > 0 && (due.run || due.tooLate)) {
       events.push({
         type: 'Warning',
         reason: 'MissedRuns',
-        message: `${due.missedMore ? `more than ${due.missed}` : due.missed} earlier run(s) came due while no run could start (operator down or schedule suspended); they are not started (at most the latest one runs)`,
+        message: `${due.missedMore ? `more than ${earlier}` : earlier} earlier run(s) came due while no run could start (operator down); they are not started (at most the latest one runs)`,
       });
     }
     if (due.tooLate) {
