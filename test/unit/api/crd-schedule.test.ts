@@ -65,3 +65,15 @@ describe('AnsibleSchedule CRD', () => {
     }
   });
 });
+
+describe('the AnsibleSchedule example of docs/schedules.md', () => {
+  test('is a valid AnsibleSchedule', async () => {
+    const { parse } = await import('yaml');
+    const { AnsibleSchedule } = await import('../../../operator/src/api/ansible-schedule.js');
+    const doc = readFileSync(new URL('../../../docs/schedules.md', import.meta.url), 'utf8');
+    const yaml = /```yaml\n([\s\S]*?)```/.exec(doc)![1]!;
+    const parsed = AnsibleSchedule.safeParse(parse(yaml));
+    expect(parsed.error?.issues ?? []).toEqual([]);
+    expect(parseCron(parsed.data!.spec.schedule).ok).toBe(true);
+  });
+});
