@@ -159,6 +159,16 @@ describe('AnsibleSchedule decide', () => {
     expect(plan.status.lastScheduleTime).toBe('2026-03-01T10:00:00.000Z');
   });
 
+  test('an edited cron line: a time of the new line since the last run is due once, unless past the deadline', () => {
+    const edited = { schedule: '30 * * * *' };
+    const last = { lastScheduleTime: '2026-03-01T10:00:00.000Z' };
+    const plan = decide({ schedule: schedule(edited, last), jobs: [job('10:00', 'Succeeded')], now: at('2026-03-01T10:45:00Z') });
+    expect(plan.create!.run.scheduledTime).toEqual(at('2026-03-01T10:30:00Z'));
+    const bounded = decide({ schedule: schedule({ ...edited, startingDeadlineSeconds: 60 }, last), jobs: [], now: at('2026-03-01T10:45:00Z') });
+    expect(bounded.create).toBeNull();
+    expect(bounded.results).toEqual(['missed']);
+  });
+
   test('an unchanged status is not written again; a far next run wakes up within the timer limit', () => {
     const first = decide({ schedule: schedule({ schedule: '@yearly' }), jobs: [], now: at('2026-03-01T10:01:00Z') });
     expect(first.statusChanged).toBe(true);
