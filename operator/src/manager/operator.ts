@@ -139,7 +139,10 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
           port: options.metricsPort,
           registry: metrics.registry,
           healthy: () => !controllerFailed,
-          ready: () => (controller ? controller.hasSynced() && (schedules?.hasSynced() ?? true) : true),
+          // Not the schedule caches: `helm upgrade` does not install a CRD that is new to the
+          // chart, and a missing AnsibleSchedule CRD must not hold up AnsibleJobs (its informer
+          // logs the failing list and retries).
+          ready: () => (controller ? controller.hasSynced() : true),
         });
   logger.info('operator started', { metricsPort: probes?.port, leaderElection: Boolean(elector) });
 
