@@ -31,10 +31,12 @@ const verbsFor = (manifests: Manifest[], kind: string, resource: string) =>
   manifests.filter((m) => m.kind === kind && m.metadata.name === 'e2e-ajo').flatMap((m) => m.rules ?? []).filter((rule) => rule.resources.includes(resource)).flatMap((rule) => rule.verbs);
 
 describe('chart sources', () => {
-  test('the chart ships the CRD of crds/ byte for byte (crds/ is the one source)', () => {
-    const source = readFileSync(path.join(repoDir, 'crds', 'ajo.dev_ansiblejobs.yaml'));
-    const shipped = readFileSync(path.join(chartDir, 'crds', 'ajo.dev_ansiblejobs.yaml'));
-    expect(shipped.equals(source)).toBe(true);
+  test('the chart ships the CRDs of crds/ byte for byte (crds/ is the one source)', () => {
+    for (const file of ['ajo.dev_ansiblejobs.yaml', 'ajo.dev_ansibleschedules.yaml']) {
+      const source = readFileSync(path.join(repoDir, 'crds', file));
+      const shipped = readFileSync(path.join(chartDir, 'crds', file));
+      expect([file, shipped.equals(source)]).toEqual([file, true]);
+    }
   });
 
   test('the chart version, appVersion and the package version agree (images are tagged with it)', () => {
@@ -98,7 +100,10 @@ describeOrSkip('chart rendering (helm lint, helm template)', helmMissing, () => 
     expect(env.AJO_IMAGE_CLEANUP_ENDPOINT).toBeUndefined();
     expect(verbsFor(manifests, 'Role', 'secrets').sort()).toEqual(['delete', 'list']);
     expect(verbsFor(manifests, 'Role', 'pods/proxy')).toEqual([]);
-    expect(verbsFor(manifests, 'Role', 'ansiblejobs').sort()).toEqual(['delete', 'get', 'list', 'watch']);
+    expect(verbsFor(manifests, 'Role', 'ansiblejobs').sort()).toEqual(['create', 'delete', 'get', 'list', 'watch']);
+    expect(verbsFor(manifests, 'Role', 'ansibleschedules').sort()).toEqual(['get', 'list', 'watch']);
+    expect(verbsFor(manifests, 'Role', 'ansibleschedules/status')).toEqual(['update']);
+    expect(verbsFor(manifests, 'Role', 'ansibleschedules/finalizers')).toEqual(['update']);
   });
 
   test('cluster-wide RBAC, proxy status, no sweeps: ClusterRole with pods/proxy and without secrets', async () => {

@@ -50,14 +50,24 @@ export const describeWithNode: Describe =
 
 export const SHA = 'b'.repeat(64);
 export const CRD_PATH = new URL('../../crds/ajo.dev_ansiblejobs.yaml', import.meta.url);
+/** Every operator also runs the AnsibleSchedule controller, which needs its CRD. */
+export const SCHEDULE_CRD_PATH = new URL('../../crds/ajo.dev_ansibleschedules.yaml', import.meta.url);
 
 export function client(): KubeClient {
   return new KubeClient(loadClusterAccess());
 }
 
 export async function ensureCrd(kube: KubeClient): Promise<void> {
+  await applyCrd(kube, SCHEDULE_CRD_PATH);
+  await applyCrd(kube, CRD_PATH);
+  // Discovery lags establishment by a moment; a list proves the endpoint serves.
+  await waitFor('ansiblejobs served', async () => (await kube.get(paths.ansibleJobs('default')).then(() => true, () => undefined)));
+  await waitFor('ansibleschedules served', async () => (await kube.get('/apis/ajo.dev/v1alpha1/namespaces/default/ansibleschedules').then(() => true, () => undefined)));
+}
+
+async function applyCrd(kube: KubeClient, file: URL): Promise<void> {
   const { parse } = await import('yaml');
-  const crd = parse(readFileSync(CRD_PATH, 'utf8')) as { metadata: { name: string } };
+  const crd = parse(readFileSync(file, 'utf8')) as { metadata: { name: string } };
   const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions`;
   const existing = await kube.getOrUndefined<{ metadata: { resourceVersion: string } }>(`${path}/${crd.metadata.name}`);
   if (existing) await kube.replace(`${path}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } });
@@ -66,8 +76,6 @@ export async function ensureCrd(kube: KubeClient): Promise<void> {
     const got = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${path}/${crd.metadata.name}`);
     return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || undefined;
   });
-  // Discovery lags establishment by a moment; a list proves the endpoint serves.
-  await waitFor('ansiblejobs served', async () => (await kube.get(paths.ansibleJobs('default')).then(() => true, () => undefined)));
 }
 
 /** A fresh namespace with a default service account (no controller-manager may run to make one). */

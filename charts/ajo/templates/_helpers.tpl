@@ -79,6 +79,17 @@ payload Secrets no AnsibleJob owns; the operator never reads Secret data.
 - apiGroups: [ajo.dev]
   resources: [ansiblejobs]
   verbs: [get, list, watch, delete]
+# AnsibleSchedules create their runs' AnsibleJobs (and delete them: Replace, history limits);
+# finalizers: an owner reference with blockOwnerDeletion needs update on the owner's finalizers.
+- apiGroups: [ajo.dev]
+  resources: [ansiblejobs]
+  verbs: [create]
+- apiGroups: [ajo.dev]
+  resources: [ansibleschedules]
+  verbs: [get, list, watch]
+- apiGroups: [ajo.dev]
+  resources: [ansibleschedules/status, ansibleschedules/finalizers]
+  verbs: [update]
 - apiGroups: [ajo.dev]
   resources: [ansiblejobs/status, ansiblejobs/finalizers]
   verbs: [update]

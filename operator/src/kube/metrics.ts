@@ -59,6 +59,12 @@ export function createOperatorMetrics() {
       labelNames: ['result'] as const,
       registers,
     }),
+    scheduleRuns: new Counter({
+      name: 'ajo_schedule_runs_total',
+      help: 'Due runs of AnsibleSchedules by result (started, skipped by Forbid, replaced an active job, missed past startingDeadlineSeconds).',
+      labelNames: ['result'] as const,
+      registers,
+    }),
     leader: new Gauge({ name: 'ajo_leader', help: '1 while this instance holds the leader lease.', registers }),
   };
 }

@@ -1,11 +1,12 @@
 /**
- * One operator instance: probe/metrics server, leader election, and the controller, which
- * runs only while this instance leads. Used by `ajo operator` and, in-process, by tests.
+ * One operator instance: probe/metrics server, leader election, and the controllers (AnsibleJob,
+ * AnsibleSchedule), which run only while this instance leads. Used by `ajo operator` and, in-process, by tests.
  */
 import { hostname } from 'node:os';
 import { randomBytes } from 'node:crypto';
 import { assertCleanupConfig, CleanupReconciler, cleanupMetrics, eventTargetFor, type CleanupConfig } from '../sweep/reconciler.js';
 import { AnsibleJobController, type StatusSource } from '../controller/controller.js';
+import { AnsibleScheduleController } from '../scheduler/controller.js';
 import type { KubeClient } from '../kube/client.js';
 import { startProbeServer } from '../kube/http-server.js';
 import { LeaderElector } from '../kube/leader-election.js';
@@ -47,6 +48,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const client = options.client.withMetrics(metrics);
   let controller: AnsibleJobController | undefined;
   let cleanup: CleanupReconciler | undefined;
+  let schedules: AnsibleScheduleController | undefined;
   if (options.cleanup) {
     assertCleanupConfig(options.cleanup);
     cleanupMetrics(metrics.registry); // standbys export the series too, at zero
@@ -70,6 +72,19 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       controllerFailed = true;
       logger.error('controller failed to start', { error });
     });
+    schedules = new AnsibleScheduleController({
+      client,
+      namespaces: options.namespaces,
+      concurrency: options.concurrency,
+      logger: logger.child({ component: 'schedules' }),
+      metrics,
+      identity,
+      ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
+    });
+    schedules.start().catch((error) => {
+      controllerFailed = true;
+      logger.error('schedule controller failed to start', { error });
+    });
     if (options.cleanup) {
       cleanup = new CleanupReconciler({
         config: options.cleanup,
@@ -86,9 +101,11 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
   const stopController = async () => {
     const running = controller;
     const sweeping = cleanup;
+    const scheduling = schedules;
     controller = undefined;
     cleanup = undefined;
-    await Promise.all([running?.stop(), sweeping?.stop()]);
+    schedules = undefined;
+    await Promise.all([running?.stop(), sweeping?.stop(), scheduling?.stop()]);
   };
 
   let elector: LeaderElector | undefined;
@@ -122,6 +139,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
           port: options.metricsPort,
           registry: metrics.registry,
           healthy: () => !controllerFailed,
+          // Not the schedule caches: `helm upgrade` does not install a CRD that is new to the
+          // chart, and a missing AnsibleSchedule CRD must not hold up AnsibleJobs (its informer
+          // logs the failing list and retries).
           ready: () => (controller ? controller.hasSynced() : true),
         });
   logger.info('operator started', { metricsPort: probes?.port, leaderElection: Boolean(elector) });

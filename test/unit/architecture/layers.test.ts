@@ -15,7 +15,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ['streaming', 'cleanup', 'schedule'], // transmit, worker, process, run; local `worker cleanup`; cron and schedule arithmetic
   ['source'], // `ajo compose`: a spec.source job (git, ConfigMaps, Secrets) into a transmit stream
   ['kube'], // Kubernetes plumbing: client, informer, work queue, leader election, metrics
-  ['controller', 'sweep'], // the AnsibleJob controller; the operator's cleanup sweep
+  ['controller', 'sweep', 'scheduler'], // the AnsibleJob controller; the operator's cleanup sweep; the AnsibleSchedule controller
   ['manager'], // the composition root: one operator instance
   ['cli'], // the `ajo` command
 ];
