@@ -191,6 +191,9 @@ describe('worker pod of a job written as spec.source', () => {
   test('the sidecar composes the payload first while the worker waits for it; no init container, no sha256 to check against', () => {
     const pod = build();
     expect(pod.spec.initContainers).toBeUndefined();
+    // Started first by the kubelet: the worker only waits for what the sidecar composes.
+    expect(pod.spec.containers.map((c: any) => c.name)).toEqual(['process', 'worker']);
+    expect(pod.metadata.annotations['kubectl.kubernetes.io/default-container']).toBe('worker');
     const sidecar = containerNamed(pod, 'process');
     expect(sidecar.image).toBe(podOptions.composeImage);
     expect(sidecar.command).toEqual([

@@ -52,6 +52,7 @@ export const WORKER_CONTAINER = 'worker';
 export const PROCESS_CONTAINER = 'process';
 /** The pod annotation that holds spec.source as JSON; the compose container reads it through the downward API. */
 export const ANNOTATION_SOURCE = 'ajo.dev/source';
+export const ANNOTATION_DEFAULT_CONTAINER = 'kubectl.kubernetes.io/default-container';
 export const SOURCE_SPEC_DIR = '/etc/ajo';
 export const SOURCE_SPEC_FILE = `${SOURCE_SPEC_DIR}/source.json`;
 export const CONFIGMAPS_DIR = '/sources/configmaps';
@@ -325,6 +326,8 @@ export function defaultWorkerPod(
   const name = podNameFor(job.metadata.name, attempt);
   // The volumes and the composing sidecar's mounts of a source job, worked out once for both.
   const composed = spec.source ? sourceVolumes(spec.source) : undefined;
+  const worker = workerContainer(spec, options);
+  const sidecar = processContainer(spec, identFor(job.metadata.name, attempt), options, composed?.mounts);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
@@ -332,9 +335,11 @@ export function defaultWorkerPod(
       name,
       namespace: job.metadata.namespace,
       labels: { ...jobLabels(job), [LABEL_ATTEMPT]: String(attempt) },
-      annotations: spec.payload
-        ? { [ANNOTATION_PAYLOAD_SHA256]: spec.payload.sha256 }
-        : { [ANNOTATION_SOURCE]: JSON.stringify(spec.source) },
+      annotations: {
+        // `kubectl logs POD` shows the play, whichever container the kubelet starts first.
+        [ANNOTATION_DEFAULT_CONTAINER]: WORKER_CONTAINER,
+        ...(spec.payload ? { [ANNOTATION_PAYLOAD_SHA256]: spec.payload.sha256 } : { [ANNOTATION_SOURCE]: JSON.stringify(spec.source) }),
+      },
       ownerReferences: [ownerReferenceTo(job)],
     },
     spec: {
@@ -351,7 +356,9 @@ export function defaultWorkerPod(
         fsGroup: RUNNER_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      containers: [workerContainer(spec, options), processContainer(spec, identFor(job.metadata.name, attempt), options, composed?.mounts)],
+      // The kubelet starts containers one after another in this order. A source job's sidecar
+      // goes first: compose is what the worker waits for, and the worker is ready long before.
+      containers: composed ? [sidecar, worker] : [worker, sidecar],
       volumes: [
         payloadVolume(spec),
         ...(composed ? composed.volumes : []),
