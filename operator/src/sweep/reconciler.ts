@@ -20,6 +20,7 @@ import { isConflict, isNotFound, paths, type KubeClient } from '../kube/client.j
 import { EventRecorder, type EventSubject } from '../kube/events.js';
 import type { Logger } from '../kube/log.js';
 import type { Registry } from '../kube/metrics.js';
+import { UNSAFE_SKIP_REASONS } from '../cleanup/dirs.js';
 import { connectEngine, dockerOptions } from '../cleanup/engine.js';
 import { pruneImages, removeImages, untilCutoff } from '../cleanup/images.js';
 import { observeCluster } from './observe.js';
@@ -312,6 +313,9 @@ export class CleanupReconciler {
       outcome.removed.artifacts_dir.push(...report.removed.map((dir) => dir.path));
       outcome.bytesFreed += report.bytesFreed;
       for (const failure of report.errors) outcome.errors.push({ kind: 'artifacts_dir', message: `${failure.path}: ${failure.message}` });
+      for (const skip of report.skipped) {
+        if (UNSAFE_SKIP_REASONS.has(skip.reason)) outcome.unsafeSkips.push(`${skip.path}: ${skip.detail}`);
+      }
     } catch (error) {
       outcome.errors.push({ kind: 'artifacts_dir', message: errorMessage(error) });
     }
@@ -349,6 +353,7 @@ export class CleanupReconciler {
     recordSweepMetrics(this.metrics, outcome);
     const fields = { removed: removedCount(outcome), bytesFreed: outcome.bytesFreed, durationMs: outcome.durationMs, errors: outcome.errors.length };
     if (outcome.errors.length > 0 || outcome.refusal) this.options.logger.warn('cleanup sweep had failures', { ...fields, failures: outcome.errors, refusal: outcome.refusal });
+    if (outcome.unsafeSkips.length > 0) this.options.logger.warn('cleanup sweep skipped unsafe artifacts paths', { ...fields, skipped: outcome.unsafeSkips });
     else this.options.logger.info('cleanup sweep', fields);
     const event = sweepEventOf(outcome);
     if (event) await this.recordEvent(event);
