@@ -7,7 +7,7 @@ import { Counter, Gauge, type Registry } from '../kube/metrics.js';
 
 export { EVENT_MESSAGE_LIMIT };
 
-export const REMOVED_KINDS = ['pod', 'secret', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
+export const REMOVED_KINDS = ['pod', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
 export type RemovedKind = (typeof REMOVED_KINDS)[number];
 
 export interface SweepFailure {
@@ -37,7 +37,7 @@ export function emptyOutcome(startedAt: Date): SweepOutcome {
   return {
     startedAt: startedAt.toISOString(),
     durationMs: 0,
-    removed: { pod: [], secret: [], ansiblejob: [], artifacts_dir: [], image: [], dangling_image: [] },
+    removed: { pod: [], ansiblejob: [], artifacts_dir: [], image: [], dangling_image: [] },
     bytesFreed: 0,
     errors: [],
     unsafeSkips: [],
@@ -57,7 +57,6 @@ const NAMES_SHOWN = 5;
 
 const KIND_NOUNS: Record<RemovedKind, string> = {
   pod: 'orphaned pod(s)',
-  secret: 'orphaned payload Secret(s)',
   ansiblejob: 'expired AnsibleJob(s)',
   artifacts_dir: 'artifacts dir(s)',
   image: 'image tag(s)',
