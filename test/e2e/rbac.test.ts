@@ -3,8 +3,9 @@
  * the chart's RBAC objects, applied as rendered, give the operator's ServiceAccount exactly
  * what the table in docs/operator.md says (as `kubectl auth can-i --list` reports it, beyond
  * what every authenticated user may do) and nothing on Secrets; `ajo submit` makes the
- * payload Secret after its AnsibleJob, owned by it, so the garbage collector deletes it with
- * the job; and a job whose Secret lands after its pod was made waits for it and succeeds.
+ * payload Secret after its AnsibleJob (held until the Secret exists), owned by it, so the
+ * garbage collector deletes it with the job; and a job whose Secret lands after its pod was
+ * made (a hand-written job, or one released too early) waits for it and succeeds.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -173,6 +174,8 @@ describeCluster('ajo submit: the payload Secret is created after its AnsibleJob 
       });
       expect([submitted.exitCode, submitted.stdout]).toEqual([0, 'owned']);
       const job = await getJob(k, namespace, 'owned');
+      // Held while its Secret was made, released after.
+      expect(job.spec.suspend).toBe(false);
       const secret = await k.get<SecretObject>(paths.secret(namespace, 'owned-payload'));
       expect(secret.metadata.ownerReferences).toEqual([{ apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', name: 'owned', uid: job.metadata.uid, blockOwnerDeletion: false }]);
       expect(secret.metadata.labels).toMatchObject({ 'app.kubernetes.io/managed-by': 'ajo-submit', 'ajo.dev/job-name': 'owned' });

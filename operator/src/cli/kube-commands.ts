@@ -285,12 +285,16 @@ function registerSubmit(program: Command) {
           ...(flags.ttl !== undefined ? { ttlSecondsAfterFinished: flags.ttl } : {}),
           ...(flags.artifactsClaim ? { artifacts: { claimName: flags.artifactsClaim } } : {}),
         };
-        // The job first, then its Secret, owned by it from birth: the garbage collector
-        // removes the Secret with the job, so no orphaned payload can exist and the
-        // operator needs no `list` on Secrets to sweep them. A worker pod created in
-        // between waits for the mount (the job shows a Waiting condition) and starts
-        // once the Secret lands; the kubelet retries the mount by itself.
-        const job = await client.create<JobView>(paths.ansibleJobs(namespace), { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec });
+        // The job first, held (spec.suspend), then its Secret, owned by it from birth: the
+        // garbage collector removes the Secret with the job, so no orphaned payload can exist
+        // and the operator needs no `list` on Secrets to sweep them. The job is released once
+        // its Secret exists, so its pod never waits for the mount and `--async` loses nothing.
+        const job = await client.create<JobView>(paths.ansibleJobs(namespace), {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name, namespace },
+          spec: { ...spec, suspend: true },
+        });
         const owner = { apiVersion: API_VERSION, kind: KIND, name, uid: job.metadata.uid, blockOwnerDeletion: false };
         const labels = { [LABEL_MANAGED_BY]: SUBMIT_MANAGED_BY, [LABEL_JOB_NAME]: name };
         try {
@@ -302,8 +306,9 @@ function registerSubmit(program: Command) {
             immutable: true,
             data: { stream: (await readFile(payload.file)).toString('base64') },
           });
+          await client.mergePatch(paths.ansibleJob(namespace, name), { spec: { suspend: false } });
         } catch (error) {
-          // A job without its payload would only wait for pendingTimeout: take it back.
+          // A held job or one without its payload would never run: take it back (its Secret goes with it).
           await client.delete(paths.ansibleJob(namespace, name), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: job.metadata.uid } }).catch(() => undefined);
           throw error;
         }
