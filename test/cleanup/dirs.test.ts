@@ -215,12 +215,10 @@ describe('unsafe matches are skipped and reported, the rest is cleaned', () => {
     writeFileSync(path.join(outside, 'precious'), 'data');
     makeDir('pdd_real');
     symlinkSync(outside, path.join(root, 'pdd_link'));
-    const seen: string[] = [];
-    const report = await clean({ onSkip: (s) => seen.push(s.path) });
+    const report = await clean();
     expect(report.refusal).toBeUndefined();
     expect(names(report.removed)).toEqual(['pdd_real']);
     expect(report.skipped).toEqual([{ path: path.join(root, 'pdd_link'), reason: 'symlink', detail: `a symlink to ${outside}; symlinks are never followed or removed` }]);
-    expect(seen).toEqual([path.join(root, 'pdd_link')]);
     expect(readdirSync(outside)).toEqual(['precious']);
     expect(lstatSync(path.join(root, 'pdd_link')).isSymbolicLink()).toBe(true);
   });

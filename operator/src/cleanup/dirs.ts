@@ -37,8 +37,6 @@ export interface DirCleanupOptions {
   tempDir?: string;
   /** Receives the progress lines ansible-runner prints (and dry-run's "Would remove" lines). */
   log?: (line: string) => void;
-  /** Called for each skipped match as it is judged (the report lists them all too). */
-  onSkip?: (skipped: SkippedPath) => void;
 }
 
 export const SKIP_REASONS = [
@@ -185,10 +183,7 @@ export async function cleanupDirs(options: DirCleanupOptions): Promise<DirCleanu
     gracePeriodMinutes,
     now: options.now ?? new Date(),
   };
-  const skip = (match: string, reason: SkipReason, detail: string) => {
-    report.skipped.push({ path: match, reason, detail });
-    options.onSkip?.({ path: match, reason, detail });
-  };
+  const skip = (match: string, reason: SkipReason, detail: string) => report.skipped.push({ path: match, reason, detail });
   for (const match of matches) {
     const onDisk = path.resolve(cwd, match);
     const verdict = await judge(match, onDisk, criteria);
