@@ -16,9 +16,16 @@ export interface CliResult {
   exitCode: number;
 }
 
-export async function runCleanupCli(args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> {
+/** Run the CLI as another user (see unprivileged.ts); default: as this process. */
+export interface RunAsUser {
+  uid: number;
+  gid: number;
+}
+
+export async function runCleanupCli(args: string[], env: NodeJS.ProcessEnv = {}, runAs?: RunAsUser): Promise<CliResult> {
   if (!existsSync(compiledCli)) throw new Error(`${compiledCli} is missing: run \`npm run build\` before the cleanup tests`);
   const result = await execa(process.execPath, [harness, 'cleanup', ...args], {
+    ...(runAs ? { uid: runAs.uid, gid: runAs.gid } : {}),
     env: { ...env },
     extendEnv: true,
     reject: false,

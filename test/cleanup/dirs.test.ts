@@ -1,14 +1,15 @@
 // Directory cleanup on real directories in temp dirs.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, test } from '@jest/globals';
 
 import { cleanupDirs, type DirCleanupOptions } from '../../operator/src/cleanup/dirs.js';
-import { sweepArtifacts, sweepEvent, SweepConfigError } from '../../operator/src/sweep/artifacts-sweep.js';
-import { testOrSkip } from '../helpers/skip.js';
+import { sweepArtifacts, sweepEvent, SweepConfigError, type SweepReport } from '../../operator/src/sweep/artifacts-sweep.js';
+import { describeOrSkip, testOrSkip } from '../helpers/skip.js';
+import { handOver, unprivileged } from './unprivileged.js';
 
 const MINUTE = 60_000;
 const NOW = new Date('2026-06-01T12:00:00.000Z');
@@ -186,32 +187,78 @@ describe('refused patterns (nothing is deleted)', () => {
     expect(existsSync(path.join(root, 'pdd_a'))).toBe(true);
   });
 
-  test('a symlinked dir pointing outside the pattern base refuses the whole pattern', async () => {
-    const outside = mkdtempSync(path.join(tmpdir(), 'ajo-cleanup-outside-'));
-    try {
-      writeFileSync(path.join(outside, 'precious'), 'data');
-      makeDir('pdd_real');
-      symlinkSync(outside, path.join(root, 'pdd_link'));
-      const r = await refusal(path.join(root, 'pdd_*'));
-      expect(r).toMatchObject({ kind: 'outside-base', paths: [`${path.join(root, 'pdd_link')} -> ${outside}`] });
-      expect(existsSync(path.join(outside, 'precious'))).toBe(true);
-      expect(existsSync(path.join(root, 'pdd_real'))).toBe(true);
-    } finally {
-      rmSync(outside, { recursive: true, force: true });
-    }
+  test('a pattern whose literal part is a symlink to a system dir is still refused', async () => {
+    symlinkSync('/etc', path.join(root, 'looks-harmless'));
+    const r = await refusal(path.join(root, 'looks-harmless', '*'));
+    expect(r?.kind).toBe('system-path');
+    expect(r?.paths).toContain(path.join(root, 'looks-harmless', 'passwd'));
   });
 
-  test('an intermediate symlink leading outside is refused too', async () => {
-    const outside = mkdtempSync(path.join(tmpdir(), 'ajo-cleanup-outside-'));
-    try {
-      mkdirSync(path.join(outside, 'pdd_victim'));
-      setAge(path.join(outside, 'pdd_victim'), 2 * 60 * MINUTE);
-      symlinkSync(outside, path.join(root, 'hop'));
-      expect((await refusal(path.join(root, '*', 'pdd_*')))?.kind).toBe('outside-base');
-      expect(existsSync(path.join(outside, 'pdd_victim'))).toBe(true);
-    } finally {
-      rmSync(outside, { recursive: true, force: true });
+  test('a pattern naming a system symlink itself (/lib on a merged-/usr system) is refused', async () => {
+    const linkedSystemDir = ['/lib', '/bin', '/sbin'].find((d) => lstatSync(d, { throwIfNoEntry: false })?.isSymbolicLink());
+    if (linkedSystemDir === undefined) {
+      console.warn('no symlinked system dir on this machine (not a merged-/usr system): checking /lib as a dir instead');
     }
+    const r = await refusal(linkedSystemDir ?? '/lib');
+    expect(r).toMatchObject({ kind: 'system-path', paths: [linkedSystemDir ?? '/lib'] });
+  });
+});
+
+describe('unsafe matches are skipped and reported, the rest is cleaned', () => {
+  let outside: string;
+  beforeEach(() => {
+    outside = mkdtempSync(path.join(tmpdir(), 'ajo-cleanup-outside-'));
+  });
+  afterEach(() => rmSync(outside, { recursive: true, force: true }));
+
+  test('a symlinked dir pointing outside the pattern base is skipped, its neighbours go', async () => {
+    writeFileSync(path.join(outside, 'precious'), 'data');
+    makeDir('pdd_real');
+    symlinkSync(outside, path.join(root, 'pdd_link'));
+    const report = await clean();
+    expect(report.refusal).toBeUndefined();
+    expect(names(report.removed)).toEqual(['pdd_real']);
+    expect(report.skipped).toEqual([{ path: path.join(root, 'pdd_link'), reason: 'symlink', detail: `a symlink to ${outside}; symlinks are never followed or removed` }]);
+    expect(readdirSync(outside)).toEqual(['precious']);
+    expect(lstatSync(path.join(root, 'pdd_link')).isSymbolicLink()).toBe(true);
+  });
+
+  test('a symlink to a system dir among the matches is skipped, not a reason to refuse', async () => {
+    makeDir('pdd_real');
+    symlinkSync('/etc', path.join(root, 'pdd_etc'));
+    const report = await clean();
+    expect(report.refusal).toBeUndefined();
+    expect(names(report.removed)).toEqual(['pdd_real']);
+    expect(report.skipped).toEqual([expect.objectContaining({ path: path.join(root, 'pdd_etc'), reason: 'symlink' })]);
+    expect(existsSync('/etc/passwd')).toBe(true);
+  });
+
+  test('a dir reached through an intermediate symlink that leads outside is skipped as outside-base', async () => {
+    mkdirSync(path.join(outside, 'pdd_victim'));
+    setAge(path.join(outside, 'pdd_victim'), 2 * 60 * MINUTE);
+    symlinkSync(outside, path.join(root, 'hop'));
+    makeDir('inner/pdd_mine');
+    const report = await clean({ pattern: path.join(root, '*', 'pdd_*') });
+    expect(report.refusal).toBeUndefined();
+    expect(report.removed.map((r) => r.path)).toEqual([path.join(root, 'inner', 'pdd_mine')]);
+    expect(report.skipped).toEqual([
+      {
+        path: path.join(root, 'hop', 'pdd_victim'),
+        reason: 'outside-base',
+        detail: `resolves to ${path.join(outside, 'pdd_victim')}, outside ${root} (reached through a symlinked dir)`,
+      },
+    ]);
+    expect(existsSync(path.join(outside, 'pdd_victim'))).toBe(true);
+  });
+
+  test('an intermediate symlink to a system dir is skipped too (the pattern does not name it)', async () => {
+    symlinkSync('/', path.join(root, 'hop'));
+    makeDir('inner/etc');
+    const report = await clean({ pattern: path.join(root, '*', 'etc') });
+    expect(report.refusal).toBeUndefined();
+    expect(report.removed.map((r) => r.path)).toEqual([path.join(root, 'inner', 'etc')]);
+    expect(report.skipped).toEqual([expect.objectContaining({ path: path.join(root, 'hop', 'etc'), reason: 'outside-base' })]);
+    expect(existsSync('/etc/passwd')).toBe(true);
   });
 });
 
@@ -303,7 +350,7 @@ describe('deleting', () => {
   });
 
   const rootMissing = process.getuid?.() === 0 ? null : 'mounting a tmpfs needs root';
-  testOrSkip('a mount inside a private data dir is not emptied: that dir is an error, the others still go', rootMissing, async () => {
+  testOrSkip('a mount inside a private data dir is not emptied: that dir is skipped whole, the others still go', rootMissing, async () => {
     const dir = makeDir('pdd_mounted');
     const mountPoint = path.join(dir, 'mnt');
     mkdirSync(mountPoint);
@@ -311,12 +358,18 @@ describe('deleting', () => {
     expect(mount.stderr).toBe('');
     try {
       writeFileSync(path.join(mountPoint, 'on-tmpfs'), 'keep');
+      writeFileSync(path.join(dir, 'beside-the-mount'), 'also kept: the dir is scanned before anything goes');
       setAge(dir, 2 * 60 * MINUTE);
       makeDir('pdd_fine');
       const report = await clean();
       expect(names(report.removed)).toEqual(['pdd_fine']);
-      expect(report.errors).toEqual([{ path: dir, message: `refusing to cross a filesystem boundary at ${mountPoint}` }]);
+      expect(report.errors).toEqual([]);
+      expect(report.skipped).toEqual([
+        { path: dir, reason: 'other-filesystem', detail: `${mountPoint} is a mount point (another filesystem); nothing in it was removed` },
+      ]);
       expect(existsSync(path.join(mountPoint, 'on-tmpfs'))).toBe(true);
+      expect(existsSync(path.join(dir, 'beside-the-mount'))).toBe(true);
+      expect(existsSync(path.join(dir, 'env', 'extravars'))).toBe(true);
     } finally {
       spawnSync('umount', [mountPoint]);
     }
@@ -332,7 +385,17 @@ describe('sweepArtifacts (reconciler)', () => {
     const report = await sweepArtifacts({ volume: root, pattern: 'job-*', gracePeriodMinutes: 60, now: NOW });
     expect(report.counts).toEqual({
       removed: 1,
-      skipped: { excluded: 0, 'within-grace-period': 1, 'live-process': 0, 'not-a-directory': 1, symlink: 0, vanished: 0 },
+      skipped: {
+        excluded: 0,
+        'within-grace-period': 1,
+        'live-process': 0,
+        'not-a-directory': 1,
+        symlink: 0,
+        vanished: 0,
+        'outside-base': 0,
+        unreadable: 0,
+        'other-filesystem': 0,
+      },
       errors: 0,
       bytesFreed: 2,
     });
@@ -351,11 +414,46 @@ describe('sweepArtifacts (reconciler)', () => {
     await expect(sweepArtifacts({ volume: root, pattern: '/etc/*', gracePeriodMinutes: 0 })).rejects.toThrow(SweepConfigError);
   });
 
-  test('a symlink planted in the volume makes the sweep refuse, reported as a Warning', async () => {
+  test('a symlink planted in the volume is skipped and reported as a Warning; the other dirs still go', async () => {
     symlinkSync('/etc', path.join(root, 'job-evil'));
-    const report = await sweepArtifacts({ volume: root, pattern: 'job-*', gracePeriodMinutes: 0 });
-    expect(report.refusal?.kind).toBe('system-path');
-    expect(sweepEvent(report).type).toBe('Warning');
+    makeDir('job-old', 3 * 60 * MINUTE);
+    const report = await sweepArtifacts({ volume: root, pattern: 'job-*', gracePeriodMinutes: 0, now: NOW });
+    expect(report.refusal).toBeUndefined();
+    expect(names(report.removed)).toEqual(['job-old']);
+    expect(report.counts.skipped.symlink).toBe(1);
+    expect(sweepEvent(report)).toEqual({
+      type: 'Warning',
+      reason: 'CleanupSkippedUnsafe',
+      message: `removed 1 dir(s) (5 bytes) in ${root}; skipped 1 symlink; unsafe: ${path.join(root, 'job-evil')}: a symlink to /etc; symlinks are never followed or removed`,
+    });
     expect(existsSync('/etc/passwd')).toBe(true);
+  });
+});
+
+describeOrSkip(`sweepArtifacts with unreadable entries, run as ${unprivileged.user?.name ?? 'an unprivileged user'}`, unprivileged.skipReason, () => {
+  const compiledSweep = path.resolve('operator/dist/sweep/artifacts-sweep.js');
+
+  test('an unreadable job dir is skipped and counted; the readable ones are swept', () => {
+    const user = unprivileged.user!;
+    makeDir('job-readable', 3 * 60 * MINUTE, { stdout: 'ok' });
+    makeDir('job-locked', 3 * 60 * MINUTE, { stdout: 'secret' });
+    chmodSync(root, 0o755);
+    handOver(root, user);
+    chmodSync(path.join(root, 'job-locked'), 0o000);
+    const program = `import(${JSON.stringify(compiledSweep)}).then(async ({ sweepArtifacts, sweepEvent }) => {
+      const report = await sweepArtifacts({ volume: ${JSON.stringify(root)}, pattern: 'job-*', gracePeriodMinutes: 0 });
+      process.stdout.write(JSON.stringify({ report, event: sweepEvent(report) }));
+    });`;
+    const run = spawnSync(process.execPath, ['-e', program], { uid: user.uid, gid: user.gid, encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const { report, event } = JSON.parse(run.stdout) as { report: SweepReport; event: ReturnType<typeof sweepEvent> };
+    expect(names(report.removed)).toEqual(['job-readable']);
+    expect(report.counts.skipped.unreadable).toBe(1);
+    expect(report.skipped).toEqual([
+      { path: path.join(root, 'job-locked'), reason: 'unreadable', detail: `cannot read ${path.join(root, 'job-locked', 'pid')} (EACCES), so a running job cannot be ruled out` },
+    ]);
+    expect(event).toMatchObject({ type: 'Warning', reason: 'CleanupSkippedUnsafe' });
+    chmodSync(path.join(root, 'job-locked'), 0o755);
+    expect(readdirSync(path.join(root, 'job-locked'))).toEqual(['stdout']);
   });
 });

@@ -1,7 +1,7 @@
 // `ajo worker cleanup` as a process: output lines and exit codes, checked
 // against the real ansible-runner 2.3.1 where both should behave the same.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
@@ -10,6 +10,7 @@ import { execa } from 'execa';
 
 import { runCleanupCli } from './cli.js';
 import { describeOrSkip } from '../helpers/skip.js';
+import { handOver, unprivileged } from './unprivileged.js';
 
 const HOUR_AGO = Date.now() / 1000 - 2 * 3600;
 
@@ -174,7 +175,7 @@ describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
 
   const asRoot = process.getuid?.() === 0;
   if (!asRoot) console.warn('SKIPPED unremovable-dir CLI test: mounting a tmpfs needs root');
-  (asRoot ? test : test.skip)('a dir that cannot be removed is reported, the others go, and (changed: …) still ends stdout (exit 1)', async () => {
+  (asRoot ? test : test.skip)('a dir holding a mount is skipped whole and reported, the others go (exit 0)', async () => {
     const d = tree(['mounted', 'plain']);
     const mountPoint = path.join(d, 'mounted', 'mnt');
     mkdirSync(mountPoint);
@@ -184,9 +185,9 @@ describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
     try {
       const r = await ours([`--file-pattern=${d}/*`]);
       expect(r).toEqual({
-        exitCode: 1,
-        stdout: `Removed 1 private data dir(s) in pattern ${d}/*\n(changed: True)`,
-        stderr: `Error removing ${d}/mounted: refusing to cross a filesystem boundary at ${mountPoint}`,
+        exitCode: 0,
+        stdout: `Removed 1 private data dir(s) in pattern ${d}/*\nSkipped 1 unsafe path(s) in pattern ${d}/*\n(changed: True)`,
+        stderr: `Skipping ${d}/mounted (other-filesystem): ${mountPoint} is a mount point (another filesystem); nothing in it was removed`,
       });
       expect(readdirSync(d)).toEqual(['mounted']);
     } finally {
@@ -200,7 +201,11 @@ describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
     const link = path.join(d, 'tmp-link');
     symlinkSync(path.join(d, 'deleted'), link);
     const r = await runCleanupCli([`--file-pattern=${d}/*`, '--grace-period', '0'], { TMPDIR: link });
-    expect(r).toEqual({ exitCode: 0, stdout: `Removed 1 private data dir(s) in pattern ${d}/*\n(changed: True)`, stderr: '' });
+    expect(r).toEqual({
+      exitCode: 0,
+      stdout: `Removed 1 private data dir(s) in pattern ${d}/*\nSkipped 1 unsafe path(s) in pattern ${d}/*\n(changed: True)`,
+      stderr: `Skipping ${link} (symlink): a symlink to ${path.join(d, 'deleted')}; symlinks are never followed or removed`,
+    });
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
   });
 
@@ -210,7 +215,11 @@ describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
     const via = path.join(work, 'via');
     symlinkSync(real, via);
     const r = await ours([`--file-pattern=${via}/job-*`, '--grace-period', '0']);
-    expect(r).toEqual({ exitCode: 0, stdout: `Removed 1 private data dir(s) in pattern ${via}/job-*\n(changed: True)`, stderr: '' });
+    expect(r).toEqual({
+      exitCode: 0,
+      stdout: `Removed 1 private data dir(s) in pattern ${via}/job-*\nSkipped 1 unsafe path(s) in pattern ${via}/job-*\n(changed: True)`,
+      stderr: `Skipping ${via}/job-dangling (symlink): a symlink to ${path.join(real, 'job-gone')}; symlinks are never followed or removed`,
+    });
     expect(readdirSync(real)).toEqual(['job-dangling']);
   });
 
@@ -219,5 +228,57 @@ describe('where ajo deliberately differs from ansible-runner 2.3.1', () => {
     const r = await ours([`--file-pattern=${d}/*`, '--exclude-strings', 'a,b', '--grace-period', '0']);
     expect(r.stdout).toBe(`Removed 2 private data dir(s) in pattern ${d}/*\n(changed: True)`);
     expect(readdirSync(d)).toEqual(['a,b']);
+  });
+});
+
+describe('one unsafe entry does not stop the run (issue #16: a periodic sweep must keep freeing space)', () => {
+  test('a symlink to /etc among the matches is skipped with a line on stderr; the rest goes (exit 0)', async () => {
+    const d = tree(['old-1', 'old-2']);
+    symlinkSync('/etc', path.join(d, 'planted'));
+    const r = await ours([`--file-pattern=${d}/*`, '--grace-period', '0']);
+    expect(r).toEqual({
+      exitCode: 0,
+      stdout: `Removed 2 private data dir(s) in pattern ${d}/*\nSkipped 1 unsafe path(s) in pattern ${d}/*\n(changed: True)`,
+      stderr: `Skipping ${d}/planted (symlink): a symlink to /etc; symlinks are never followed or removed`,
+    });
+    expect(readdirSync(d)).toEqual(['planted']);
+    expect(existsSync('/etc/passwd')).toBe(true);
+  });
+
+  test('a pattern that names a system dir through a symlinked parent is still refused (exit 1)', async () => {
+    const d = tree([]);
+    symlinkSync('/etc', path.join(d, 'conf'));
+    const r = await ours([`--file-pattern=${d}/conf/*`, '--grace-period', '0']);
+    expect(r.exitCode).toBe(1);
+    expect(r.stderr).toMatch(/^Provided pattern could result in deleting system folders:\n/);
+    expect(existsSync('/etc/passwd')).toBe(true);
+  });
+
+  describeOrSkip(`unreadable entries, with the CLI run as ${unprivileged.user?.name ?? 'an unprivileged user'}`, unprivileged.skipReason, () => {
+    test('a mode-000 dir and a dir with a mode-000 subdir are skipped whole; the readable one goes', async () => {
+      const user = unprivileged.user!;
+      const d = tree(['readable/env', 'locked/env', 'partly/deep']);
+      writeFileSync(path.join(d, 'partly', 'beside'), 'kept: the tree is scanned before anything goes');
+      writeFileSync(path.join(d, 'locked', 'env', 'extravars'), 'x: 1');
+      for (const n of ['readable', 'locked', 'partly']) utimesSync(path.join(d, n), HOUR_AGO, HOUR_AGO);
+      chmodSync(work, 0o755);
+      chmodSync(d, 0o755);
+      handOver(d, user);
+      chmodSync(path.join(d, 'locked'), 0o000);
+      chmodSync(path.join(d, 'partly', 'deep'), 0o000);
+      const r = await runCleanupCli([`--file-pattern=${d}/*`, '--grace-period', '0'], { TMPDIR: fakeTmp }, user);
+      expect(r).toEqual({
+        exitCode: 0,
+        stdout: `Removed 1 private data dir(s) in pattern ${d}/*\nSkipped 2 unsafe path(s) in pattern ${d}/*\n(changed: True)`,
+        stderr: [
+          `Skipping ${d}/locked (unreadable): cannot read ${d}/locked/pid (EACCES), so a running job cannot be ruled out`,
+          `Skipping ${d}/partly (unreadable): cannot read ${d}/partly/deep (EACCES); nothing in it was removed`,
+        ].join('\n'),
+      });
+      expect(readdirSync(d).sort()).toEqual(['locked', 'partly']);
+      expect(readdirSync(path.join(d, 'partly')).sort()).toEqual(['beside', 'deep']);
+      chmodSync(path.join(d, 'locked'), 0o755);
+      expect(readdirSync(path.join(d, 'locked', 'env'))).toEqual(['extravars']);
+    });
   });
 });

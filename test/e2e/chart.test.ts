@@ -98,7 +98,7 @@ describeOrSkip('chart rendering (helm lint, helm template)', helmMissing, () => 
     const env = Object.fromEntries((container!.env as { name: string; value?: string }[]).map((e) => [e.name, e.value]));
     expect(env).toMatchObject({ AJO_NAMESPACES: 'ajo-system', AJO_RUNNER_IMAGE: 'ajo-runner:0.1.0', AJO_CONCURRENCY: '16', AJO_LOG_LEVEL: 'info' });
     expect(env.AJO_IMAGE_CLEANUP_ENDPOINT).toBeUndefined();
-    expect(verbsFor(manifests, 'Role', 'secrets').sort()).toEqual(['delete', 'list']);
+    expect(verbsFor(manifests, 'Role', 'secrets')).toEqual([]); // payload Secrets are owned by their job: no sweep lists them
     expect(verbsFor(manifests, 'Role', 'pods/proxy')).toEqual([]);
     expect(verbsFor(manifests, 'Role', 'ansiblejobs').sort()).toEqual(['create', 'delete', 'get', 'list', 'watch']);
     expect(verbsFor(manifests, 'Role', 'ansibleschedules').sort()).toEqual(['get', 'list', 'watch']);

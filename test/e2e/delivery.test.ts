@@ -163,7 +163,7 @@ function suite({ tools, plan }: E2eReady) {
     const can = async (verb: string, resource: string, ns = namespace) =>
       (await run(tools.kubectl, ['auth', 'can-i', verb, resource, '--as', serviceAccount, '--namespace', ns], { reject: false })).trim();
     expect(await can('create', 'pods')).toBe('yes');
-    expect(await can('list', 'secrets')).toBe('yes'); // the orphan sweep (cleanup.interval > 0)
+    expect(await can('list', 'secrets')).toBe('no'); // payload Secrets are owned by their job: no sweep lists them
     expect(await can('get', 'secrets')).toBe('no');
     expect(await can('list', 'ansiblejobs.ajo.dev', 'default')).toBe('no');
     expect(await can('create', 'deployments')).toBe('no');

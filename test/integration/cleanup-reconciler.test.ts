@@ -1,7 +1,8 @@
 /**
- * The cleanup reconciler against a real kube-apiserver + etcd: orphaned pods and payload
- * Secrets (selected by ajo's labels, without an owner or with a vanished one), a finished
- * AnsibleJob past its TTL, and a live job whose pod, Secret and artifacts must stay. One
+ * The cleanup reconciler against a real kube-apiserver + etcd: orphaned worker pods
+ * (selected by ajo's labels, without an owner or with a vanished one), a finished
+ * AnsibleJob past its TTL, and a live job whose pod and artifacts must stay. Secrets are
+ * never looked at (the sweep has no rule for them: payloads are owned by their job). One
  * sweep removes exactly the orphans, counts them in the metrics and records one Event on
  * the leader Lease; a second sweep changes nothing. Then the wiring: inside two operator
  * replicas, only the leader sweeps.
@@ -54,7 +55,7 @@ const names = (items: { metadata: Meta }[]) => items.map((item) => item.metadata
 
 /** The namespaced form of the rules docs/cleanup.md asks for; the first test sweeps with exactly these. */
 const CLEANUP_RULES = [
-  { apiGroups: [''], resources: ['pods', 'secrets'], verbs: ['list', 'delete'] },
+  { apiGroups: [''], resources: ['pods'], verbs: ['list', 'delete'] },
   { apiGroups: ['ajo.dev'], resources: ['ansiblejobs'], verbs: ['list', 'delete'] },
   { apiGroups: [''], resources: ['events'], verbs: ['create'] },
   { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['get'] },
@@ -161,11 +162,11 @@ describeCluster('cleanup reconciler on a real API server', () => {
     // The live job's own objects, as the controller and `ajo submit` make them.
     await kube.create(paths.pods(namespace), pod('live-1', jobLabels('live', live.uid), [ownerRef('live', live.uid)]));
     await kube.create(paths.secrets(namespace), secret('live-payload', { ...SUBMIT_LABELS, 'ajo.dev/job-name': 'live' }, [ownerRef('live', live.uid)]));
-    // The expired job's objects: its pod is owned, its Secret never got the ownerReference.
+    // The expired job's pod, owned by it.
     await kube.create(paths.pods(namespace), pod('expired-1', jobLabels('expired', expired.uid), [ownerRef('expired', expired.uid)]));
-    await kube.create(paths.secrets(namespace), secret('expired-payload', { ...SUBMIT_LABELS, 'ajo.dev/job-name': 'expired' }));
-    // Orphans: labelled, with no job at all (a job deleted with --cascade=orphan, a submit that died).
+    // Orphans: labelled, with no job at all (a job deleted with --cascade=orphan).
     await kube.create(paths.pods(namespace), pod('ghost-1', jobLabels('ghost', randomUUID())));
+    // A labelled Secret without a job, as an old `ajo submit` that died could leave one: not the sweep's business.
     await kube.create(paths.secrets(namespace), secret('ghost-payload', { ...SUBMIT_LABELS, 'ajo.dev/job-name': 'ghost' }));
     // An orphan whose owner vanished: a garbage collector may take it before the sweep does.
     await kube.create(paths.pods(namespace), pod('dangling-1', jobLabels('dangling', randomUUID()), [ownerRef('dangling', randomUUID())]));
@@ -201,7 +202,6 @@ describeCluster('cleanup reconciler on a real API server', () => {
     const first = await reconciler.sweep();
     expect(first.errors).toEqual([]);
     expect(first.removed.ansiblejob).toEqual([`${namespace}/expired`]);
-    expect(first.removed.secret.sort()).toEqual([`${namespace}/expired-payload`, `${namespace}/ghost-payload`]);
     const sweptPods = first.removed.pod.map((ref) => ref.split('/')[1]).sort();
     if (gc) {
       // The GC may also win the race for the expired job's pod once the job is gone.
@@ -221,13 +221,13 @@ describeCluster('cleanup reconciler on a real API server', () => {
       return ['expired-1', ...sweptPods].some((name) => name !== undefined && pods.includes(name)) ? undefined : pods;
     }, 120_000);
     expect(remainingPods).toEqual(['ghost-2', 'live-1']);
-    expect(names(await listSecrets(namespace))).toEqual(['live-payload']);
+    expect(names(await listSecrets(namespace))).toEqual(['ghost-payload', 'live-payload']);
     expect(await kube.getOrUndefined(paths.secret(namespace, 'ghost-2-payload'))).toBeDefined();
     for (const kept of ['artifacts/live-1', 'artifacts/recent-1', 'unrelated/old-dir']) expect((await stat(path.join(volume, kept))).isDirectory()).toBe(true);
 
     const text = await registry.metrics();
     expect(metric(text, 'ajo_cleanup_removed_total{kind="ansiblejob"}')).toBe(1);
-    expect(metric(text, 'ajo_cleanup_removed_total{kind="secret"}')).toBe(2);
+    expect(text).not.toContain('kind="secret"');
     expect(metric(text, 'ajo_cleanup_removed_total{kind="pod"}')).toBe(sweptPods.length);
     expect(metric(text, 'ajo_cleanup_removed_total{kind="artifacts_dir"}')).toBe(2);
     expect(metric(text, 'ajo_cleanup_errors_total{kind="pod"}')).toBe(0);
@@ -248,23 +248,22 @@ describeCluster('cleanup reconciler on a real API server', () => {
     expect(second.errors).toEqual([]);
     expect(Object.values(second.removed).flat()).toEqual([]);
     const again = await registry.metrics();
-    for (const kind of ['pod', 'secret', 'ansiblejob', 'artifacts_dir']) {
+    for (const kind of ['pod', 'ansiblejob', 'artifacts_dir']) {
       expect(metric(again, `ajo_cleanup_removed_total{kind="${kind}"}`)).toBe(metric(text, `ajo_cleanup_removed_total{kind="${kind}"}`));
     }
     expect(metric(again, 'ajo_cleanup_sweeps_total{result="ok"}')).toBe(2);
     expect(metric(again, 'ajo_cleanup_last_sweep_removed')).toBe(0);
     await new Promise((resolve) => setTimeout(resolve, 500));
     expect(await cleanupEvents(namespace)).toHaveLength(1);
-    expect(names(await listSecrets(namespace))).toEqual(['live-payload']);
+    expect(names(await listSecrets(namespace))).toEqual(['ghost-payload', 'live-payload']);
     expect(names(await listPods(namespace))).toEqual(['ghost-2', 'live-1']);
   });
 
   test('missing permissions: the failed kind is reported, the rest is swept; without the AnsibleJobs nothing is judged', async () => {
     const namespace = await newNamespace();
-    await kube.create(paths.pods(namespace), pod('ghost-1', { ...OPERATOR_LABELS, 'ajo.dev/job-name': 'ghost' }));
-    await kube.create(paths.secrets(namespace), secret('ghost-payload', { ...SUBMIT_LABELS, 'ajo.dev/job-name': 'ghost' }));
-    // A chart that forgot the Secrets rule.
-    const withoutSecrets = CLEANUP_RULES.map((rule) => (rule.resources.includes('secrets') ? { ...rule, resources: ['pods'] } : rule));
+    await createJob(namespace, 'expired', { ttlSecondsAfterFinished: 0 }, { phase: 'Succeeded', completionTime: new Date(Date.now() - HOUR).toISOString() });
+    // A chart that forgot the pods rule.
+    const withoutPods = CLEANUP_RULES.filter((rule) => !rule.resources.includes('pods'));
     const registry = new Registry();
     const sweeper = (kubeClient: KubeClient) =>
       new CleanupReconciler({
@@ -275,19 +274,18 @@ describeCluster('cleanup reconciler on a real API server', () => {
         registry,
         eventTarget: { apiVersion: 'v1', kind: 'Pod', namespace, name: 'ajo-operator-0' },
       });
-    const outcome = await sweeper(await clientWithRules(kube, namespace, 'no-secrets', withoutSecrets)).sweep();
-    expect(outcome.removed.pod).toEqual([`${namespace}/ghost-1`]);
-    expect(outcome.errors).toEqual([{ kind: 'secret', message: expect.stringMatching(/^listing secrets: .*forbidden/) }]);
-    expect(await kube.getOrUndefined(paths.secret(namespace, 'ghost-payload'))).toBeDefined();
+    const outcome = await sweeper(await clientWithRules(kube, namespace, 'no-pods', withoutPods)).sweep();
+    expect(outcome.removed.ansiblejob).toEqual([`${namespace}/expired`]);
+    expect(outcome.errors).toEqual([{ kind: 'pod', message: expect.stringMatching(/^listing pods: .*forbidden/) }]);
     expect(metric(await registry.metrics(), 'ajo_cleanup_sweeps_total{result="failed"}')).toBe(1);
-    expect(metric(await registry.metrics(), 'ajo_cleanup_errors_total{kind="secret"}')).toBe(1);
+    expect(metric(await registry.metrics(), 'ajo_cleanup_errors_total{kind="pod"}')).toBe(1);
     const events = await waitFor('the failure Event', async () => {
       const found = await cleanupEvents(namespace);
       return found.length > 0 ? found : undefined;
     });
     // The operator Pod does not exist here (nor may this account get pods): the Event names it without a uid.
     expect(events).toEqual([expect.objectContaining({ type: 'Warning', reason: 'CleanupFailed', involvedObject: expect.objectContaining({ kind: 'Pod', name: 'ajo-operator-0' }) })]);
-    expect(events[0]?.message).toMatch(new RegExp(`^removed 1 orphaned pod\\(s\\) \\(${namespace}/ghost-1\\); 1 error\\(s\\): secret: listing secrets: `));
+    expect(events[0]?.message).toMatch(new RegExp(`^removed 1 expired AnsibleJob\\(s\\) \\(${namespace}/expired\\); 1 error\\(s\\): pod: listing pods: `));
 
     await kube.create(paths.pods(namespace), pod('ghost-2', { ...OPERATOR_LABELS, 'ajo.dev/job-name': 'ghost' }));
     const withoutJobs = CLEANUP_RULES.filter((rule) => !rule.resources.includes('ansiblejobs'));
@@ -307,12 +305,12 @@ describeCluster('cleanup reconciler on a real API server', () => {
     await waitFor('a leader', async () => (a.isLeader() || b.isLeader() ? true : undefined));
     const [leader, standby] = a.isLeader() ? [a, b] : [b, a];
 
-    await kube.create(paths.secrets(namespace), secret('late-payload', { ...SUBMIT_LABELS, 'ajo.dev/job-name': 'late' }));
-    await waitFor('the leader swept the orphan', async () => ((await kube.getOrUndefined(paths.secret(namespace, 'late-payload'))) ? undefined : true), 15_000);
+    await kube.create(paths.pods(namespace), pod('late-1', { ...OPERATOR_LABELS, 'ajo.dev/job-name': 'late' }));
+    await waitFor('the leader swept the orphan', async () => ((await kube.getOrUndefined(paths.pod(namespace, 'late-1'))) ? undefined : true), 15_000);
     await waitFor('a later sweep', async () => (metric(await leader.metrics.registry.metrics(), 'ajo_cleanup_sweeps_total{result="ok"}') >= 2 ? true : undefined), 10_000);
 
     const leaderText = await leader.metrics.registry.metrics();
-    expect(metric(leaderText, 'ajo_cleanup_removed_total{kind="secret"}')).toBe(1);
+    expect(metric(leaderText, 'ajo_cleanup_removed_total{kind="pod"}')).toBe(1);
     const standbyText = await standby.metrics.registry.metrics();
     expect(metric(standbyText, 'ajo_cleanup_sweeps_total{result="ok"}')).toBe(0);
     expect(metric(standbyText, 'ajo_cleanup_sweeps_total{result="failed"}')).toBe(0);
@@ -326,6 +324,6 @@ describeCluster('cleanup reconciler on a real API server', () => {
     expect(events).toEqual([
       expect.objectContaining({ reason: 'CleanupSwept', involvedObject: expect.objectContaining({ kind: 'Lease', name: 'ajo-cleanup-leader', uid: lease.metadata.uid }) }),
     ]);
-    expect(events[0]?.message).toBe(`removed 1 orphaned payload Secret(s) (${namespace}/late-payload)`);
+    expect(events[0]?.message).toBe(`removed 1 orphaned pod(s) (${namespace}/late-1)`);
   });
 });

@@ -69,9 +69,18 @@ async function applyCrd(kube: KubeClient, file: URL): Promise<void> {
   const { parse } = await import('yaml');
   const crd = parse(readFileSync(file, 'utf8')) as { metadata: { name: string } };
   const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions`;
-  const existing = await kube.getOrUndefined<{ metadata: { resourceVersion: string } }>(`${path}/${crd.metadata.name}`);
-  if (existing) await kube.replace(`${path}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } });
-  else await kube.create(path, crd);
+  // Suites run in parallel and each puts the CRD: a 409 (another one wrote it between our read
+  // and our write, or created it first) means read again and put again.
+  for (let attempt = 1; ; attempt += 1) {
+    try {
+      const existing = await kube.getOrUndefined<{ metadata: { resourceVersion: string } }>(`${path}/${crd.metadata.name}`);
+      if (existing) await kube.replace(`${path}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } });
+      else await kube.create(path, crd);
+      break;
+    } catch (error) {
+      if (!(error instanceof KubeApiError && error.status === 409) || attempt === 5) throw error;
+    }
+  }
   await waitFor('CRD established', async () => {
     const got = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${path}/${crd.metadata.name}`);
     return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || undefined;

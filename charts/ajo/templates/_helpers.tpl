@@ -72,8 +72,9 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 What the operator calls in the namespaces it watches (docs/operator.md, RBAC):
 AnsibleJobs (delete: ttlSecondsAfterFinished and the cleanup sweep), their status,
 their finalizers (ownerReferences with blockOwnerDeletion), worker pods, Events.
-Secrets only for the orphan sweep, which lists their metadata and deletes
-payload Secrets no AnsibleJob owns; the operator never reads Secret data.
+Nothing on Secrets: the kubelet mounts them into worker pods, and a payload
+Secret from `ajo submit` is owned by its AnsibleJob, so the garbage collector
+removes it (no sweep has to list Secrets, which would return their data).
 */}}
 {{- define "ajo.rules" -}}
 - apiGroups: [ajo.dev]
@@ -104,9 +105,4 @@ payload Secrets no AnsibleJob owns; the operator never reads Secret data.
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]
-{{- if gt (int .Values.cleanup.interval) 0 }}
-- apiGroups: [""]
-  resources: [secrets]
-  verbs: [list, delete]
-{{- end }}
 {{- end }}

@@ -1,15 +1,19 @@
 // Directory cleanup with the semantics of `ansible-runner worker cleanup
 // --file-pattern` (2.3.1), minus its bugs: the pid liveness test is the right
-// way round, dangerous matches are refused more broadly, symlinks are never
+// way round, dangerous patterns are refused more broadly, symlinks are never
 // followed, and ident names from artifacts/ are not used as glob patterns.
-import { readFileSync } from 'node:fs';
+// One unsafe match (a symlink, a dir reached through a symlink outside the
+// pattern's base, a tree that cannot be read in full or that holds a mount) is
+// skipped and reported while the rest is cleaned: a refusal of the whole run
+// is kept for patterns that name system dirs.
+import { readFileSync, readlinkSync } from 'node:fs';
 import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
 import { processExists } from '../job/pid.js';
 import { pythonGlob } from './glob.js';
-import { checkPattern, protectedPaths, type Refusal } from './safety.js';
+import { checkPattern, matchLocation, outsideBaseReason, protectedPaths, resolvedBase, type Refusal } from './safety.js';
 
 export const GRACE_PERIOD_DEFAULT_MINUTES = 60;
 
@@ -35,7 +39,25 @@ export interface DirCleanupOptions {
   log?: (line: string) => void;
 }
 
-export type SkipReason = 'excluded' | 'within-grace-period' | 'live-process' | 'not-a-directory' | 'symlink' | 'vanished';
+export const SKIP_REASONS = [
+  'excluded',
+  'within-grace-period',
+  'live-process',
+  'not-a-directory',
+  'symlink',
+  'vanished',
+  'outside-base',
+  'unreadable',
+  'other-filesystem',
+] as const;
+export type SkipReason = (typeof SKIP_REASONS)[number];
+
+/**
+ * Skips that say something is wrong on disk, as opposed to the ordinary ones
+ * (excluded, young, running, a plain file, gone): they are reported one by
+ * one on stderr and make the operator's sweep Event a Warning.
+ */
+export const UNSAFE_SKIP_REASONS: ReadonlySet<SkipReason> = new Set(['symlink', 'outside-base', 'unreadable', 'other-filesystem']);
 
 export interface RemovedDir {
   path: string;
@@ -72,6 +94,9 @@ export interface DirCleanupReport {
 type Verdict = { remove: true } | { remove: false; reason: SkipReason; detail: string };
 
 interface Criteria {
+  /** The pattern's base, symlinks resolved; matches must lie below it. */
+  base: string;
+  cwd: string;
   excludeStrings: readonly string[];
   gracePeriodMinutes: number;
   now: Date;
@@ -87,8 +112,10 @@ async function judge(match: string, onDisk: string, opts: Criteria): Promise<Ver
   } catch {
     return { remove: false, reason: 'vanished', detail: 'no longer exists' };
   }
-  if (st.isSymbolicLink()) return { remove: false, reason: 'symlink', detail: 'symlinks are never followed or removed' };
+  if (st.isSymbolicLink()) return { remove: false, reason: 'symlink', detail: `a symlink${linkTarget(onDisk)}; symlinks are never followed or removed` };
   if (!st.isDirectory()) return { remove: false, reason: 'not-a-directory', detail: 'only directories are removed' };
+  const outside = outsideBaseReason(matchLocation(match, opts.cwd), opts.base);
+  if (outside !== undefined) return { remove: false, reason: 'outside-base', detail: `${outside} (reached through a symlinked dir)` };
   if (opts.gracePeriodMinutes > 0) {
     const cutoff = opts.now.getTime() - opts.gracePeriodMinutes * 60_000;
     if (st.mtimeMs > cutoff) {
@@ -97,7 +124,16 @@ async function judge(match: string, onDisk: string, opts: Criteria): Promise<Ver
   }
   const pid = pidFileState(onDisk);
   if (pid.kind === 'alive') return { remove: false, reason: 'live-process', detail: `pid ${pid.pid} is running` };
+  if (pid.kind === 'unreadable') return { remove: false, reason: 'unreadable', detail: `cannot read ${path.join(onDisk, 'pid')} (${pid.code}), so a running job cannot be ruled out` };
   return { remove: true };
+}
+
+function linkTarget(p: string): string {
+  try {
+    return ` to ${readlinkSync(p)}`;
+  } catch {
+    return '';
+  }
 }
 
 /** `<tempDir>/ansible_runner_registry_<ident>_XXXXXXXX` dirs for every `<dir>/artifacts/<ident>`. */
@@ -140,13 +176,20 @@ export async function cleanupDirs(options: DirCleanupOptions): Promise<DirCleanu
   const refusal = checkPattern(options.pattern, matches, cwd, protectedPaths(tempDir));
   if (refusal) return { ...report, refusal };
 
-  const criteria: Criteria = { excludeStrings: options.excludeStrings ?? [], gracePeriodMinutes, now: options.now ?? new Date() };
+  const criteria: Criteria = {
+    base: resolvedBase(options.pattern, cwd),
+    cwd,
+    excludeStrings: options.excludeStrings ?? [],
+    gracePeriodMinutes,
+    now: options.now ?? new Date(),
+  };
+  const skip = (match: string, reason: SkipReason, detail: string) => report.skipped.push({ path: match, reason, detail });
   for (const match of matches) {
     const onDisk = path.resolve(cwd, match);
     const verdict = await judge(match, onDisk, criteria);
     if (!verdict.remove) {
       if (verdict.reason === 'live-process') log(`Excluding running project ${match} from cleanup`);
-      report.skipped.push({ path: match, reason: verdict.reason, detail: verdict.detail });
+      skip(match, verdict.reason, verdict.detail);
       continue;
     }
     try {
@@ -154,7 +197,8 @@ export async function cleanupDirs(options: DirCleanupOptions): Promise<DirCleanu
       report.removed.push(removed);
       report.bytesFreed += removed.bytes;
     } catch (err) {
-      report.errors.push({ path: match, message: (err as Error).message });
+      if (err instanceof UnsafeTreeError) skip(match, err.reason, err.message);
+      else report.errors.push({ path: match, message: (err as Error).message });
     }
   }
   report.changed = !dryRun && report.removed.length > 0;
@@ -162,13 +206,19 @@ export async function cleanupDirs(options: DirCleanupOptions): Promise<DirCleanu
 }
 
 async function removePrivateDataDir(match: string, onDisk: string, tempDir: string, dryRun: boolean, log: (line: string) => void): Promise<RemovedDir> {
+  // Every tree is scanned before anything is deleted, so a dir that cannot be
+  // read in full, or that holds a mount, is skipped whole instead of half emptied.
+  const tree = await scanTree(onDisk);
   const registryDirs = await registryAuthDirs(onDisk, tempDir);
+  const registryTrees = await Promise.all(registryDirs.map((dir) => scanTree(dir)));
   let bytes = 0;
-  for (const registryDir of registryDirs) {
-    bytes += (await removeTree(registryDir, dryRun)).bytes;
+  for (const [i, registryDir] of registryDirs.entries()) {
+    bytes += registryTrees[i]!.bytes;
+    if (!dryRun) await deleteScanned(registryTrees[i]!);
     log(`${dryRun ? 'Would remove' : 'Removed'} associated registry auth dir ${registryDir}`);
   }
-  bytes += (await removeTree(onDisk, dryRun)).bytes;
+  bytes += tree.bytes;
+  if (!dryRun) await deleteScanned(tree);
   if (dryRun) log(`Would remove private data dir ${match}`);
   return { path: match, bytes, registryAuthDirs: registryDirs };
 }
@@ -178,6 +228,7 @@ async function removePrivateDataDir(match: string, onDisk: string, tempDir: stri
 export type PidFileState =
   | { kind: 'none' }
   | { kind: 'invalid'; content: string }
+  | { kind: 'unreadable'; code: string }
   | { kind: 'dead'; pid: number }
   | { kind: 'alive'; pid: number };
 
@@ -191,8 +242,10 @@ export function pidFileState(dir: string): PidFileState {
   let content: string;
   try {
     content = readFileSync(path.join(dir, 'pid'), 'utf8');
-  } catch {
-    return { kind: 'none' };
+  } catch (err) {
+    const code = errorCode(err) ?? 'unknown error';
+    // A pid file that exists but cannot be read may name a live job.
+    return ACCESS_DENIED.has(code) ? { kind: 'unreadable', code } : { kind: 'none' };
   }
   const firstLine = content.split('\n', 1)[0]!.trim();
   if (!/^\d+$/.test(firstLine)) return { kind: 'invalid', content: firstLine };
@@ -203,37 +256,69 @@ export function pidFileState(dir: string): PidFileState {
 
 // --- Removing a tree without following links or crossing filesystems. ---
 
-export interface TreeRemoval {
+/** A tree that must not be removed: part of it cannot be read, or it holds another filesystem. */
+export class UnsafeTreeError extends Error {
+  override name = 'UnsafeTreeError';
+  constructor(
+    readonly reason: 'unreadable' | 'other-filesystem',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+interface ScannedTree {
   /** Apparent size of every non-directory entry (what `du --apparent-size` counts). */
   bytes: number;
+  /** Files and links first, then each dir after its contents: the order to delete in. */
+  deleteOrder: Array<{ path: string; isDir: boolean }>;
 }
+
+const ACCESS_DENIED = new Set(['EACCES', 'EPERM']);
+
+/** The error code of a failed fs call, if it has one. */
+const errorCode = (err: unknown): string | undefined => (err as NodeJS.ErrnoException | undefined)?.code;
 
 /**
- * Delete (or, with dryRun, only measure) a directory tree without following
- * symlinks - a link is unlinked, never entered - and without crossing into
- * another filesystem, so a bind mount inside a private data dir (a volume, a
- * host path) is reported instead of emptied.
+ * Walk a directory tree without following symlinks - a link is an entry to
+ * unlink, never entered - and list what deleting it means. Throws an
+ * UnsafeTreeError for a dir that cannot be read (its contents are unknown) or a
+ * mount inside (a volume or host path that a removal would empty).
  */
-export async function removeTree(root: string, dryRun: boolean): Promise<TreeRemoval> {
+async function scanTree(root: string): Promise<ScannedTree> {
   const rootStat = await lstat(root);
   if (!rootStat.isDirectory()) throw new Error(`${root} is not a directory`);
-  const bytes = await walk(root, rootStat.dev, dryRun);
-  return { bytes };
+  const scanned: ScannedTree = { bytes: 0, deleteOrder: [] };
+  await scanDir(root, rootStat.dev, scanned);
+  return scanned;
 }
 
-async function walk(dir: string, device: number, dryRun: boolean): Promise<number> {
-  let bytes = 0;
-  for (const name of await readdir(dir)) {
+async function scanDir(dir: string, device: number, into: ScannedTree): Promise<void> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    const code = errorCode(err);
+    if (code !== undefined && ACCESS_DENIED.has(code)) throw new UnsafeTreeError('unreadable', `cannot read ${dir} (${code}); nothing in it was removed`);
+    throw err;
+  }
+  for (const name of names) {
     const entry = path.join(dir, name);
     const st = await lstat(entry);
     if (st.isDirectory()) {
-      if (st.dev !== device) throw new Error(`refusing to cross a filesystem boundary at ${entry}`);
-      bytes += await walk(entry, device, dryRun);
+      if (st.dev !== device) throw new UnsafeTreeError('other-filesystem', `${entry} is a mount point (another filesystem); nothing in it was removed`);
+      await scanDir(entry, device, into);
     } else {
-      bytes += st.size;
-      if (!dryRun) await unlink(entry);
+      into.bytes += st.size;
+      into.deleteOrder.push({ path: entry, isDir: false });
     }
   }
-  if (!dryRun) await rmdir(dir);
-  return bytes;
+  into.deleteOrder.push({ path: dir, isDir: true });
+}
+
+async function deleteScanned(tree: ScannedTree): Promise<void> {
+  for (const entry of tree.deleteOrder) {
+    if (entry.isDir) await rmdir(entry.path);
+    else await unlink(entry.path);
+  }
 }

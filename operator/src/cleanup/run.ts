@@ -1,7 +1,7 @@
 // `ajo worker cleanup` end to end: the same steps, output lines and exit codes
 // as ansible_runner.cleanup.run_cleanup, except that failures end in one
 // precise message on stderr and exit 1 instead of a traceback.
-import { cleanupDirs, type DirCleanupReport } from './dirs.js';
+import { cleanupDirs, UNSAFE_SKIP_REASONS, type DirCleanupReport } from './dirs.js';
 import { connectEngine, resolveEngineEndpoint, type Engine, type Executable } from './engine.js';
 import { pruneImages, removeImages, type ImageRemovalReport, type PruneReport } from './images.js';
 
@@ -33,9 +33,12 @@ export interface WorkerCleanupResult {
 
 function printDirOutcome(report: DirCleanupReport, io: Output): void {
   for (const e of report.errors) io.err(`Error removing ${e.path}: ${e.message}`);
+  // Unsafe entries are skipped, not fatal: one planted symlink must not stop every later sweep.
+  const unsafe = report.skipped.filter((s) => UNSAFE_SKIP_REASONS.has(s.reason));
+  for (const s of unsafe) io.err(`Skipping ${s.path} (${s.reason}): ${s.detail}`);
   const n = report.removed.length;
-  if (n === 0) return;
-  io.out(report.dryRun ? `Would remove ${n} private data dir(s) in pattern ${report.pattern}` : `Removed ${n} private data dir(s) in pattern ${report.pattern}`);
+  if (n > 0) io.out(report.dryRun ? `Would remove ${n} private data dir(s) in pattern ${report.pattern}` : `Removed ${n} private data dir(s) in pattern ${report.pattern}`);
+  if (unsafe.length > 0) io.out(`Skipped ${unsafe.length} unsafe path(s) in pattern ${report.pattern}`);
 }
 
 function printImageOutcome(report: ImageRemovalReport, dryRun: boolean, io: Output): void {

@@ -1,8 +1,11 @@
 // Which glob matches a cleanup run must refuse to touch. ansible-runner only
 // refuses matches that ARE one of a handful of system dirs, so `/etc/*` or
-// `/var/*` pass its check; here the whole OS trees are off limits, the data
-// roots and their direct children are protected, and a match may never
-// resolve outside the literal directory its pattern starts from.
+// `/var/*` pass its check; here the whole OS trees are off limits and the data
+// roots and their direct children are protected. A pattern that names such a
+// path is refused as a whole. A single match that is merely unsafe (a symlink,
+// a path that leads outside the dir the pattern starts from) is not a reason
+// to refuse the run: dirs.ts skips and reports it, so a periodic sweep keeps
+// freeing space whatever one job left behind.
 import { lstatSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -21,11 +24,11 @@ const DATA_ROOTS = ['/', '/home', '/mnt', '/opt', '/run', '/srv', '/var', '/var/
 /** Never matched themselves (their contents may be): root's home and the service trees above. */
 const EXTRA_EXACT = ['/root', ...DATA_ROOTS];
 
-export type RefusalKind = 'system-path' | 'parent-segment' | 'outside-base';
+export type RefusalKind = 'system-path' | 'parent-segment';
 
 export interface Refusal {
   kind: RefusalKind;
-  /** Offending paths as the glob produced them (for outside-base: `path -> realpath`). */
+  /** Offending paths as the glob produced them. */
   paths: string[];
   /** The message printed to stderr before exiting 1. */
   message: string;
@@ -41,10 +44,10 @@ function resolveOrSelf(p: string): string {
 
 /**
  * A symlink that leads nowhere (missing target, loop). Nothing can be reached
- * through it and cleanup skips every symlink, so it is neither a system folder
- * nor a path outside the base; its own location is all "resolving" could give.
+ * through it and cleanup skips every symlink, so it is never a system folder,
+ * even where its own path is one (TMPDIR naming a link whose dir was deleted).
  */
-export function isDanglingSymlink(p: string): boolean {
+function isDanglingSymlink(p: string): boolean {
   if (lstatSync(p, { throwIfNoEntry: false })?.isSymbolicLink() !== true) return false;
   try {
     statSync(p);
@@ -103,15 +106,46 @@ export function patternBase(pattern: string, cwd: string): string {
   return path.resolve('/', ...literal);
 }
 
+/**
+ * Where a match itself lives: its parent dir resolved, its own name not
+ * followed. That is the entry a removal would unlink, whatever a symlink
+ * there points at.
+ */
+export function matchLocation(match: string, cwd: string): string {
+  const absolute = path.resolve(cwd, match);
+  if (absolute === '/') return absolute;
+  return path.join(resolveOrSelf(path.dirname(absolute)), path.basename(absolute));
+}
+
+/** The pattern's base with symlinks resolved: every match must be located strictly below it. */
+export function resolvedBase(pattern: string, cwd: string): string {
+  return resolveOrSelf(patternBase(pattern, cwd));
+}
+
+/** Why a match located at `location` is outside `base` (a hop through a symlinked dir), or undefined. */
+export function outsideBaseReason(location: string, base: string): string | undefined {
+  if (location === base) return `is the pattern's base ${base} itself`;
+  if (!isAncestorOrSelf(base, location)) return `resolves to ${location}, outside ${base}`;
+  return undefined;
+}
+
 const SAFETY_TRAILER = 'Refusing to continue for user system safety.';
 
 /**
- * Check a pattern and its glob matches before anything is deleted. Returns
- * the first refusal, so nothing is removed when any match is dangerous.
+ * Check a pattern and its glob matches before anything is deleted: a pattern
+ * that names a system path or contains a `..` segment is refused, and then
+ * nothing is removed. A match counts as named by the pattern when it lies
+ * below the pattern's (resolved) base; one reached through a symlinked dir
+ * elsewhere is not named by it and is skipped by the caller instead.
  */
 export function checkPattern(pattern: string, matches: readonly string[], cwd: string, guard: ProtectedPaths): Refusal | undefined {
-  const reachable = matches.filter((m) => !isDanglingSymlink(path.resolve(cwd, m)));
-  const bad = reachable.filter((m) => systemPathReason(resolveOrSelf(path.resolve(cwd, m)), guard) !== undefined);
+  const base = resolvedBase(pattern, cwd);
+  const named = matches.filter((m) => {
+    if (isDanglingSymlink(path.resolve(cwd, m))) return false;
+    const location = matchLocation(m, cwd);
+    return outsideBaseReason(location, base) === undefined || location === base;
+  });
+  const bad = named.filter((m) => systemPathReason(matchLocation(m, cwd), guard) !== undefined);
   if (bad.length > 0) {
     // Same text as ansible-runner, which joins the paths with spaces.
     return { kind: 'system-path', paths: bad, message: `Provided pattern could result in deleting system folders:\n${bad.join(' ')}\n${SAFETY_TRAILER}` };
@@ -121,18 +155,6 @@ export function checkPattern(pattern: string, matches: readonly string[], cwd: s
       kind: 'parent-segment',
       paths: [pattern],
       message: `Provided pattern contains a '..' path segment: ${pattern}\n${SAFETY_TRAILER}`,
-    };
-  }
-  const base = resolveOrSelf(patternBase(pattern, cwd));
-  const escapes = reachable
-    .map((m) => ({ match: m, real: resolveOrSelf(path.resolve(cwd, m)) }))
-    .filter(({ real }) => real === base || !isAncestorOrSelf(base, real))
-    .map(({ match, real }) => `${match} -> ${real}`);
-  if (escapes.length > 0) {
-    return {
-      kind: 'outside-base',
-      paths: escapes,
-      message: `Provided pattern matches paths that resolve outside ${base}:\n${escapes.join('\n')}\n${SAFETY_TRAILER}`,
     };
   }
   return undefined;

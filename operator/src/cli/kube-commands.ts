@@ -275,15 +275,6 @@ function registerSubmit(program: Command) {
           );
         }
         const secretName = `${name}-payload`;
-        const labels = { [LABEL_MANAGED_BY]: SUBMIT_MANAGED_BY, [LABEL_JOB_NAME]: name };
-        await client.create(paths.secrets(namespace), {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          metadata: { name: secretName, namespace, labels },
-          type: 'Opaque',
-          immutable: true,
-          data: { stream: (await readFile(payload.file)).toString('base64') },
-        });
         const spec: AnsibleJobSpecInput = {
           payload: { secret: { name: secretName, key: 'stream' }, sha256: payload.sha256 },
           ...(flags.image ? { image: flags.image } : {}),
@@ -294,11 +285,33 @@ function registerSubmit(program: Command) {
           ...(flags.ttl !== undefined ? { ttlSecondsAfterFinished: flags.ttl } : {}),
           ...(flags.artifactsClaim ? { artifacts: { claimName: flags.artifactsClaim } } : {}),
         };
-        const job = await client.create<JobView>(paths.ansibleJobs(namespace), { apiVersion: API_VERSION, kind: KIND, metadata: { name, namespace }, spec });
-        // The Secret goes when the job goes (ownerReference garbage collection).
-        await client.mergePatch(paths.secret(namespace, secretName), {
-          metadata: { ownerReferences: [{ apiVersion: API_VERSION, kind: KIND, name, uid: job.metadata.uid, blockOwnerDeletion: false }] },
+        // The job first, held (spec.suspend), then its Secret, owned by it from birth: the
+        // garbage collector removes the Secret with the job, so no orphaned payload can exist
+        // and the operator needs no `list` on Secrets to sweep them. The job is released once
+        // its Secret exists, so its pod never waits for the mount and `--async` loses nothing.
+        const job = await client.create<JobView>(paths.ansibleJobs(namespace), {
+          apiVersion: API_VERSION,
+          kind: KIND,
+          metadata: { name, namespace },
+          spec: { ...spec, suspend: true },
         });
+        const owner = { apiVersion: API_VERSION, kind: KIND, name, uid: job.metadata.uid, blockOwnerDeletion: false };
+        const labels = { [LABEL_MANAGED_BY]: SUBMIT_MANAGED_BY, [LABEL_JOB_NAME]: name };
+        try {
+          await client.create(paths.secrets(namespace), {
+            apiVersion: 'v1',
+            kind: 'Secret',
+            metadata: { name: secretName, namespace, labels, ownerReferences: [owner] },
+            type: 'Opaque',
+            immutable: true,
+            data: { stream: (await readFile(payload.file)).toString('base64') },
+          });
+          await client.mergePatch(paths.ansibleJob(namespace, name), { spec: { suspend: false } });
+        } catch (error) {
+          // A held job or one without its payload would never run: take it back (its Secret goes with it).
+          await client.delete(paths.ansibleJob(namespace, name), { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid: job.metadata.uid } }).catch(() => undefined);
+          throw error;
+        }
         process.stderr.write(`ajo: created ansiblejob ${namespace}/${name} (payload ${payload.size} bytes, sha256 ${payload.sha256})\n`);
         process.stdout.write(`${name}\n`);
         if (!flags.wait) return;

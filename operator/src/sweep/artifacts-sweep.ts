@@ -4,7 +4,7 @@
 // reconciler turns into metrics and an Event.
 import path from 'node:path';
 
-import { cleanupDirs, type DirCleanupReport, type SkipReason } from '../cleanup/dirs.js';
+import { cleanupDirs, SKIP_REASONS, UNSAFE_SKIP_REASONS, type DirCleanupReport, type SkipReason } from '../cleanup/dirs.js';
 
 export interface ArtifactsSweepOptions {
   /** Root of the artifacts volume, e.g. /var/lib/ajo/artifacts. */
@@ -43,14 +43,7 @@ function assertRelativePattern(pattern: string): void {
 }
 
 function countSkips(report: DirCleanupReport): Record<SkipReason, number> {
-  const counts: Record<SkipReason, number> = {
-    excluded: 0,
-    'within-grace-period': 0,
-    'live-process': 0,
-    'not-a-directory': 0,
-    symlink: 0,
-    vanished: 0,
-  };
+  const counts = Object.fromEntries(SKIP_REASONS.map((reason) => [reason, 0])) as Record<SkipReason, number>;
   for (const s of report.skipped) counts[s.reason] += 1;
   return counts;
 }
@@ -84,9 +77,13 @@ export function sweepEvent(report: SweepReport): { type: 'Normal' | 'Warning'; r
     .filter(([, n]) => n > 0)
     .map(([reason, n]) => `${n} ${reason}`)
     .join(', ');
+  const unsafe = report.skipped.filter((s) => UNSAFE_SKIP_REASONS.has(s.reason));
   const message =
     `${report.dryRun ? 'would remove' : 'removed'} ${report.counts.removed} dir(s) (${report.counts.bytesFreed} bytes) in ${report.volume}` +
     (skipped ? `; skipped ${skipped}` : '') +
+    (unsafe.length ? `; unsafe: ${unsafe.map((s) => `${s.path}: ${s.detail}`).join('; ')}` : '') +
     (report.errors.length ? `; ${report.errors.length} error(s): ${report.errors.map((e) => `${e.path}: ${e.message}`).join('; ')}` : '');
-  return { type: report.errors.length ? 'Warning' : 'Normal', reason: report.errors.length ? 'CleanupFailed' : 'CleanupSwept', message };
+  if (report.errors.length) return { type: 'Warning', reason: 'CleanupFailed', message };
+  if (unsafe.length) return { type: 'Warning', reason: 'CleanupSkippedUnsafe', message };
+  return { type: 'Normal', reason: 'CleanupSwept', message };
 }

@@ -1,17 +1,17 @@
-// The cleanup sweep's view of the cluster: the pods and Secrets the API server
-// selects by ajo's labels, and the AnsibleJobs. Pods and Secrets are listed as
-// PartialObjectMetadataList, so the operator never receives Secret data even
-// though it must be allowed to list Secrets. Everything is parsed here, at the
-// edge, into the plain facts that orphans.ts judges.
+// The cleanup sweep's view of the cluster: the worker pods the API server
+// selects by ajo's labels (listed as PartialObjectMetadataList), and the
+// AnsibleJobs. Secrets are not looked at: a payload Secret from `ajo submit` is
+// created after its job and owned by it, so the garbage collector removes it
+// and the operator needs no `list` on Secrets (which would return their data).
+// Everything is parsed here, at the edge, into the plain facts orphans.ts judges.
 import { z } from 'zod';
 
-import { LABEL_JOB_NAME, LABEL_MANAGED_BY, MANAGED_BY, SUBMIT_MANAGED_BY, WORKER_POD_SELECTOR } from '../api/ansible-job.js';
+import { WORKER_POD_SELECTOR } from '../api/ansible-job.js';
 import { paths, type KubeClient } from '../kube/client.js';
 import type { DependentFacts, JobFacts, Observation } from './orphans.js';
 
 /** The objects the sweep may delete, by who labels them. */
 export const POD_SELECTOR = WORKER_POD_SELECTOR;
-export const SECRET_SELECTOR = `${LABEL_MANAGED_BY} in (${MANAGED_BY},${SUBMIT_MANAGED_BY}),${LABEL_JOB_NAME}`;
 
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1';
 const PAGE_SIZE = 500;
@@ -44,7 +44,6 @@ const LooseJob = z
     spec: z
       .object({
         ttlSecondsAfterFinished: z.number().int().min(0).optional().catch(undefined),
-        payload: z.object({ secret: z.object({ name: z.string() }).loose().optional() }).loose().optional().catch(undefined),
       })
       .loose()
       .optional()
@@ -96,7 +95,6 @@ export function jobFacts(item: unknown): JobFacts | undefined {
     ...(status?.phase ? { phase: status.phase } : {}),
     ...(status?.completionTime ? { completionTime: status.completionTime } : {}),
     ...(spec?.ttlSecondsAfterFinished !== undefined ? { ttlSecondsAfterFinished: spec.ttlSecondsAfterFinished } : {}),
-    ...(spec?.payload?.secret?.name ? { payloadSecretName: spec.payload.secret.name } : {}),
     ...(status?.artifacts?.path ? { artifactsPath: status.artifacts.path } : {}),
   };
 }
@@ -121,21 +119,14 @@ async function listAll(client: KubeClient, path: string, options: { labelSelecto
 /** Namespaces to look in; `[undefined]` is all namespaces. */
 const scopesOf = (namespaces: readonly string[]) => (namespaces.length > 0 ? namespaces : [undefined]);
 
-const secretsPath = (namespace: string | undefined) => (namespace ? paths.secrets(namespace) : '/api/v1/secrets');
-
 export async function listLabelledPods(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<DependentFacts[]> {
   const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.pods(ns), { labelSelector: POD_SELECTOR, metadataOnly: true, ...(signal ? { signal } : {}) })));
   return lists.flat().map((item) => dependentFacts(item, 'pods'));
 }
 
-export async function listLabelledSecrets(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<DependentFacts[]> {
-  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, secretsPath(ns), { labelSelector: SECRET_SELECTOR, metadataOnly: true, ...(signal ? { signal } : {}) })));
-  return lists.flat().map((item) => dependentFacts(item, 'secrets'));
-}
-
 /**
  * A job that cannot be read fails the whole list: leaving it out would make its
- * pods and Secret look orphaned.
+ * pods look orphaned.
  */
 export async function listJobs(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<JobFacts[]> {
   const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.ansibleJobs(ns), signal ? { signal } : {})));
@@ -149,14 +140,14 @@ export async function listJobs(client: KubeClient, namespaces: readonly string[]
 export type PartialObservation = { [K in keyof Observation]: Observation[K] | Error };
 
 /**
- * Pods and Secrets are listed before the jobs: a pod is only created for a job
- * that exists, so a job that owns a listed pod is in the later job list unless
- * it was deleted meanwhile. A failed list is returned as its error so that the
+ * Pods are listed before the jobs: a pod is only created for a job that
+ * exists, so a job that owns a listed pod is in the later job list unless it
+ * was deleted meanwhile. A failed list is returned as its error so that the
  * other kinds can still be swept.
  */
 export async function observeCluster(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<PartialObservation> {
   const settle = <T>(promise: Promise<T>): Promise<T | Error> => promise.catch((error: unknown) => (error instanceof Error ? error : new Error(String(error))));
-  const [pods, secrets] = await Promise.all([settle(listLabelledPods(client, namespaces, signal)), settle(listLabelledSecrets(client, namespaces, signal))]);
+  const pods = await settle(listLabelledPods(client, namespaces, signal));
   const jobs = await settle(listJobs(client, namespaces, signal));
-  return { pods, secrets, jobs };
+  return { pods, jobs };
 }

@@ -16,7 +16,7 @@ export interface OwnerReference {
   uid: string;
 }
 
-/** A labelled pod or Secret, as far as the sweep needs to know it (metadata only). */
+/** A labelled worker pod, as far as the sweep needs to know it (metadata only). */
 export interface DependentFacts {
   namespace: string;
   name: string;
@@ -37,24 +37,20 @@ export interface JobFacts {
   phase?: string;
   completionTime?: string;
   ttlSecondsAfterFinished?: number;
-  /** spec.payload.secret.name */
-  payloadSecretName?: string;
   /** status.artifacts.path, e.g. `team-a/artifacts/demo-1` */
   artifactsPath?: string;
 }
 
 export interface Observation {
   pods: DependentFacts[];
-  secrets: DependentFacts[];
   jobs: JobFacts[];
 }
 
 export interface SweepPolicy {
   now: number;
   /**
-   * Orphans younger than this are kept. `ajo submit` creates the payload Secret
-   * before its AnsibleJob and gives it an ownerReference afterwards, so a young
-   * Secret without a job is normal for a moment.
+   * Orphans younger than this are kept: a pod created a moment ago may belong
+   * to a job the job list (read after the pods) does not show yet.
    */
   orphanMinAgeMs: number;
   /**
@@ -65,7 +61,7 @@ export interface SweepPolicy {
 }
 
 export type OrphanReason = 'owner-gone' | 'no-matching-job';
-export type KeepReason = 'owned' | 'matching-job' | 'payload-of-job' | 'too-young' | 'terminating' | 'unlabelled';
+export type KeepReason = 'owned' | 'matching-job' | 'too-young' | 'terminating' | 'unlabelled';
 
 export type Verdict = { orphan: true; reason: OrphanReason } | { orphan: false; reason: KeepReason };
 
@@ -76,7 +72,6 @@ export interface Orphan {
 
 export interface Orphans {
   pods: Orphan[];
-  secrets: Orphan[];
 }
 
 const nsKey = (namespace: string, name: string) => `${namespace}/${name}`;
@@ -85,13 +80,11 @@ const nsKey = (namespace: string, name: string) => `${namespace}/${name}`;
 export class JobIndex {
   private readonly uids = new Set<string>();
   private readonly names = new Set<string>();
-  private readonly payloadSecrets = new Set<string>();
 
   constructor(jobs: readonly JobFacts[]) {
     for (const job of jobs) {
       this.uids.add(job.uid);
       this.names.add(nsKey(job.namespace, job.name));
-      if (job.payloadSecretName) this.payloadSecrets.add(nsKey(job.namespace, job.payloadSecretName));
     }
   }
 
@@ -100,9 +93,6 @@ export class JobIndex {
   }
   hasName(namespace: string, name: string): boolean {
     return this.names.has(nsKey(namespace, name));
-  }
-  namesPayloadSecret(namespace: string, secretName: string): boolean {
-    return this.payloadSecrets.has(nsKey(namespace, secretName));
   }
 }
 
@@ -137,13 +127,6 @@ function ageGate(object: DependentFacts, verdict: Verdict, policy: SweepPolicy):
 export function judgePod(pod: DependentFacts, jobs: JobIndex, policy: SweepPolicy): Verdict {
   if (pod.deletionTimestamp) return { orphan: false, reason: 'terminating' };
   return ageGate(pod, ownership(pod, jobs), policy);
-}
-
-export function judgeSecret(secret: DependentFacts, jobs: JobIndex, policy: SweepPolicy): Verdict {
-  if (secret.deletionTimestamp) return { orphan: false, reason: 'terminating' };
-  // Whatever its labels say, a Secret that a job names as its payload stays.
-  if (jobs.namesPayloadSecret(secret.namespace, secret.name)) return { orphan: false, reason: 'payload-of-job' };
-  return ageGate(secret, ownership(secret, jobs), policy);
 }
 
 const isTerminalPhase = (phase: string | undefined) => phase !== undefined && TERMINAL_PHASES.has(phase as Phase);
@@ -183,7 +166,7 @@ export function expiredJobs(jobs: readonly JobFacts[], policy: SweepPolicy): Job
 }
 
 /**
- * Orphaned pods and Secrets, judged against `jobs`. The reconciler passes the
+ * Orphaned pods, judged against `jobs`. The reconciler passes the
  * jobs that still exist after it deleted the expired ones, so one sweep also
  * takes their leftovers where no garbage collector does, and a second sweep
  * finds nothing.
@@ -195,5 +178,5 @@ export function findOrphans(observation: Observation, policy: SweepPolicy): Orph
       const verdict = judge(object, jobs, policy);
       return verdict.orphan ? [{ object, reason: verdict.reason }] : [];
     });
-  return { pods: orphansOf(observation.pods, judgePod), secrets: orphansOf(observation.secrets, judgeSecret) };
+  return { pods: orphansOf(observation.pods, judgePod) };
 }

@@ -7,7 +7,7 @@ import { Counter, Gauge, type Registry } from '../kube/metrics.js';
 
 export { EVENT_MESSAGE_LIMIT };
 
-export const REMOVED_KINDS = ['pod', 'secret', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
+export const REMOVED_KINDS = ['pod', 'ansiblejob', 'artifacts_dir', 'image', 'dangling_image'] as const;
 export type RemovedKind = (typeof REMOVED_KINDS)[number];
 
 export interface SweepFailure {
@@ -25,15 +25,22 @@ export interface SweepOutcome {
   errors: SweepFailure[];
   /** The artifacts pattern was refused as dangerous; nothing was removed from the volume. */
   refusal?: string;
+  /**
+   * Artifacts entries left alone because touching them is unsafe (a symlink, a
+   * path outside the volume, an unreadable dir, a mount): `path: why`. The rest
+   * of the volume was still swept.
+   */
+  unsafeSkips: string[];
 }
 
 export function emptyOutcome(startedAt: Date): SweepOutcome {
   return {
     startedAt: startedAt.toISOString(),
     durationMs: 0,
-    removed: { pod: [], secret: [], ansiblejob: [], artifacts_dir: [], image: [], dangling_image: [] },
+    removed: { pod: [], ansiblejob: [], artifacts_dir: [], image: [], dangling_image: [] },
     bytesFreed: 0,
     errors: [],
+    unsafeSkips: [],
   };
 }
 
@@ -42,7 +49,7 @@ export const isFailed = (outcome: SweepOutcome) => outcome.errors.length > 0 || 
 
 export interface SweepEvent {
   type: 'Normal' | 'Warning';
-  reason: 'CleanupSwept' | 'CleanupFailed' | 'CleanupRefused';
+  reason: 'CleanupSwept' | 'CleanupFailed' | 'CleanupRefused' | 'CleanupSkippedUnsafe';
   message: string;
 }
 
@@ -50,7 +57,6 @@ const NAMES_SHOWN = 5;
 
 const KIND_NOUNS: Record<RemovedKind, string> = {
   pod: 'orphaned pod(s)',
-  secret: 'orphaned payload Secret(s)',
   ansiblejob: 'expired AnsibleJob(s)',
   artifacts_dir: 'artifacts dir(s)',
   image: 'image tag(s)',
@@ -67,15 +73,17 @@ export function sweepEventOf(outcome: SweepOutcome): SweepEvent | undefined {
   const removedParts = REMOVED_KINDS.filter((kind) => outcome.removed[kind].length > 0).map(
     (kind) => `${outcome.removed[kind].length} ${KIND_NOUNS[kind]} (${listed(outcome.removed[kind])})`,
   );
-  if (removedParts.length === 0 && !isFailed(outcome)) return undefined;
+  if (removedParts.length === 0 && !isFailed(outcome) && outcome.unsafeSkips.length === 0) return undefined;
   const parts = [removedParts.length > 0 ? `removed ${removedParts.join('; ')}` : 'removed nothing'];
   if (outcome.bytesFreed > 0) parts.push(`${outcome.bytesFreed} bytes freed`);
   if (outcome.refusal) parts.push(`artifacts sweep refused: ${outcome.refusal}`);
   if (outcome.errors.length > 0) parts.push(`${outcome.errors.length} error(s): ${outcome.errors.map((e) => `${e.kind}: ${e.message}`).join('; ')}`);
+  if (outcome.unsafeSkips.length > 0) parts.push(`skipped ${outcome.unsafeSkips.length} unsafe artifacts path(s): ${outcome.unsafeSkips.join('; ')}`);
   let message = parts.join('; ').replace(/\s*\n\s*/g, ' ');
   if (message.length > EVENT_MESSAGE_LIMIT) message = `${message.slice(0, EVENT_MESSAGE_LIMIT - 1)}…`;
   if (outcome.refusal) return { type: 'Warning', reason: 'CleanupRefused', message };
   if (outcome.errors.length > 0) return { type: 'Warning', reason: 'CleanupFailed', message };
+  if (outcome.unsafeSkips.length > 0) return { type: 'Warning', reason: 'CleanupSkippedUnsafe', message };
   return { type: 'Normal', reason: 'CleanupSwept', message };
 }
 
@@ -87,6 +95,7 @@ export interface CleanupMetrics {
   lastSweepTimestamp: Gauge;
   lastSweepDuration: Gauge;
   lastSweepRemoved: Gauge;
+  unsafeSkips: Counter;
 }
 
 const registered = new WeakMap<Registry, CleanupMetrics>();
@@ -112,6 +121,11 @@ export function cleanupMetrics(registry: Registry): CleanupMetrics {
     lastSweepTimestamp: new Gauge({ name: 'ajo_cleanup_last_sweep_timestamp_seconds', help: 'Unix time the last cleanup sweep started.', registers }),
     lastSweepDuration: new Gauge({ name: 'ajo_cleanup_last_sweep_duration_seconds', help: 'How long the last cleanup sweep took.', registers }),
     lastSweepRemoved: new Gauge({ name: 'ajo_cleanup_last_sweep_removed', help: 'Objects the last cleanup sweep removed, all kinds.', registers }),
+    unsafeSkips: new Counter({
+      name: 'ajo_cleanup_unsafe_skips_total',
+      help: 'Artifacts entries the sweep left alone as unsafe (symlink, outside the volume, unreadable, a mount).',
+      registers,
+    }),
   };
   // Zero series from the start, so rate() and absent-alerts work before the first removal
   // (metrics without labels start at zero by themselves).
@@ -132,6 +146,7 @@ export function recordSweepMetrics(metrics: CleanupMetrics, outcome: SweepOutcom
   for (const failure of outcome.errors) metrics.errors.inc({ kind: failure.kind });
   if (outcome.refusal) metrics.errors.inc({ kind: 'artifacts_dir' });
   if (outcome.bytesFreed > 0) metrics.bytesFreed.inc(outcome.bytesFreed);
+  if (outcome.unsafeSkips.length > 0) metrics.unsafeSkips.inc(outcome.unsafeSkips.length);
   metrics.lastSweepTimestamp.set(Date.parse(outcome.startedAt) / 1000);
   metrics.lastSweepDuration.set(outcome.durationMs / 1000);
   metrics.lastSweepRemoved.set(removedCount(outcome));

@@ -1,10 +1,11 @@
 // The operator's cleanup reconciler: a periodic, level-based sweep that runs
 // only while this operator instance holds the leader lease (operator.ts starts
 // and stops it with the controller). Each sweep
-//   1. observes the labelled pods and Secrets (metadata only) and the AnsibleJobs,
+//   1. observes the labelled worker pods (metadata only) and the AnsibleJobs,
 //   2. deletes finished AnsibleJobs whose ttlSecondsAfterFinished passed a grace
 //      ago - the controller deletes them on time, this is the safety net,
-//   3. deletes pods and payload Secrets that no remaining AnsibleJob owns,
+//   3. deletes worker pods that no remaining AnsibleJob owns (payload Secrets are
+//      owned by their job from the start and left to the garbage collector),
 //   4. sweeps the artifacts volume, when one is mounted (pattern + grace period),
 //      keeping the dirs of jobs that have not finished,
 //   5. removes or prunes images, only when an engine endpoint is configured,
@@ -20,6 +21,7 @@ import { isConflict, isNotFound, paths, type KubeClient } from '../kube/client.j
 import { EventRecorder, type EventSubject } from '../kube/events.js';
 import type { Logger } from '../kube/log.js';
 import type { Registry } from '../kube/metrics.js';
+import { UNSAFE_SKIP_REASONS } from '../cleanup/dirs.js';
 import { connectEngine, dockerOptions } from '../cleanup/engine.js';
 import { pruneImages, removeImages, untilCutoff } from '../cleanup/images.js';
 import { observeCluster } from './observe.js';
@@ -212,7 +214,6 @@ export class CleanupReconciler {
 
     const observed = await observeCluster(client, namespaces, this.abort.signal);
     if (observed.pods instanceof Error) outcome.errors.push({ kind: 'pod', message: `listing pods: ${observed.pods.message}` });
-    if (observed.secrets instanceof Error) outcome.errors.push({ kind: 'secret', message: `listing secrets: ${observed.secrets.message}` });
 
     if (observed.jobs instanceof Error) {
       // Without the jobs nothing can be judged: every pod would look orphaned.
@@ -220,12 +221,8 @@ export class CleanupReconciler {
     } else {
       const gone = await this.deleteExpiredJobs(expiredJobs(observed.jobs, policy), outcome);
       const remaining = observed.jobs.filter((job) => !gone.has(job.uid));
-      const orphans = findOrphans(
-        { pods: observed.pods instanceof Error ? [] : observed.pods, secrets: observed.secrets instanceof Error ? [] : observed.secrets, jobs: remaining },
-        policy,
-      );
-      await eachLimited(orphans.pods, DELETE_CONCURRENCY, ({ object, reason }) => this.deleteDependent('pod', object, reason, outcome));
-      await eachLimited(orphans.secrets, DELETE_CONCURRENCY, ({ object, reason }) => this.deleteDependent('secret', object, reason, outcome));
+      const orphans = findOrphans({ pods: observed.pods instanceof Error ? [] : observed.pods, jobs: remaining }, policy);
+      await eachLimited(orphans.pods, DELETE_CONCURRENCY, ({ object, reason }) => this.deleteOrphanedPod(object, reason, outcome));
       if (config.artifacts && !this.stopped) await this.sweepArtifactsVolume(config.artifacts, liveArtifactStrings(remaining), outcome);
     }
     if (config.artifacts && observed.jobs instanceof Error) {
@@ -278,17 +275,16 @@ export class CleanupReconciler {
     return gone;
   }
 
-  private async deleteDependent(kind: 'pod' | 'secret', object: DependentFacts, reason: string, outcome: SweepOutcome): Promise<void> {
+  private async deleteOrphanedPod(object: DependentFacts, reason: string, outcome: SweepOutcome): Promise<void> {
     if (this.stopped) return;
     const ref = `${object.namespace}/${object.name}`;
-    const objectPath = kind === 'pod' ? paths.pod(object.namespace, object.name) : paths.secret(object.namespace, object.name);
     try {
-      if ((await this.deleteObject(objectPath, object.uid, object.resourceVersion)) === 'deleted') {
-        outcome.removed[kind].push(ref);
-        this.options.logger.info(`cleanup: deleted orphaned ${kind}`, { object: ref, uid: object.uid, reason, labels: object.labels });
+      if ((await this.deleteObject(paths.pod(object.namespace, object.name), object.uid, object.resourceVersion)) === 'deleted') {
+        outcome.removed.pod.push(ref);
+        this.options.logger.info('cleanup: deleted orphaned pod', { object: ref, uid: object.uid, reason, labels: object.labels });
       }
     } catch (error) {
-      outcome.errors.push({ kind, message: `deleting ${kind} ${ref}: ${errorMessage(error)}` });
+      outcome.errors.push({ kind: 'pod', message: `deleting pod ${ref}: ${errorMessage(error)}` });
     }
   }
 
@@ -312,6 +308,9 @@ export class CleanupReconciler {
       outcome.removed.artifacts_dir.push(...report.removed.map((dir) => dir.path));
       outcome.bytesFreed += report.bytesFreed;
       for (const failure of report.errors) outcome.errors.push({ kind: 'artifacts_dir', message: `${failure.path}: ${failure.message}` });
+      for (const skip of report.skipped) {
+        if (UNSAFE_SKIP_REASONS.has(skip.reason)) outcome.unsafeSkips.push(`${skip.path}: ${skip.detail}`);
+      }
     } catch (error) {
       outcome.errors.push({ kind: 'artifacts_dir', message: errorMessage(error) });
     }
@@ -349,6 +348,7 @@ export class CleanupReconciler {
     recordSweepMetrics(this.metrics, outcome);
     const fields = { removed: removedCount(outcome), bytesFreed: outcome.bytesFreed, durationMs: outcome.durationMs, errors: outcome.errors.length };
     if (outcome.errors.length > 0 || outcome.refusal) this.options.logger.warn('cleanup sweep had failures', { ...fields, failures: outcome.errors, refusal: outcome.refusal });
+    if (outcome.unsafeSkips.length > 0) this.options.logger.warn('cleanup sweep skipped unsafe artifacts paths', { ...fields, skipped: outcome.unsafeSkips });
     else this.options.logger.info('cleanup sweep', fields);
     const event = sweepEventOf(outcome);
     if (event) await this.recordEvent(event);

@@ -1,13 +1,12 @@
 /**
  * The cleanup reconciler's decisions and reporting, without a cluster: which labelled
- * pods and Secrets are orphans, which finished jobs the TTL safety net deletes, which
+ * worker pods are orphans, which finished jobs the TTL safety net deletes, which
  * artifacts dirs stay, the Event and metrics of a sweep, and the flag/config checks.
  */
 import {
   expiredJobs,
   findOrphans,
   judgePod,
-  judgeSecret,
   JobIndex,
   liveArtifactStrings,
   ttlDeadline,
@@ -15,7 +14,7 @@ import {
   type JobFacts,
   type SweepPolicy,
 } from '../../../operator/src/sweep/orphans.js';
-import { jobFacts, POD_SELECTOR, SECRET_SELECTOR } from '../../../operator/src/sweep/observe.js';
+import { jobFacts, POD_SELECTOR } from '../../../operator/src/sweep/observe.js';
 import {
   cleanupMetrics,
   emptyOutcome,
@@ -36,7 +35,6 @@ const job = (name: string, extra: Partial<JobFacts> = {}): JobFacts => ({
   name,
   uid: `uid-${name}`,
   resourceVersion: '1',
-  payloadSecretName: `${name}-payload`,
   ...extra,
 });
 
@@ -54,9 +52,8 @@ const dependent = (name: string, extra: Partial<DependentFacts> = {}): Dependent
 });
 
 describe('selectors', () => {
-  test('pods and Secrets are selected by ajo labels, never by name', () => {
+  test('pods are selected by ajo labels, never by name; Secrets are not swept at all (no list on Secrets)', () => {
     expect(POD_SELECTOR).toBe('app.kubernetes.io/managed-by=ajo-operator,ajo.dev/job-name');
-    expect(SECRET_SELECTOR).toBe('app.kubernetes.io/managed-by in (ajo-operator,ajo-submit),ajo.dev/job-name');
   });
 });
 
@@ -103,26 +100,6 @@ describe('judgePod', () => {
   });
 });
 
-describe('judgeSecret', () => {
-  test('a Secret a job names as its payload stays, whatever its labels or owner say', () => {
-    const jobs = new JobIndex([job('live', { payloadSecretName: 'shared-stream' })]);
-    const secret = dependent('shared-stream', { labels: { 'ajo.dev/job-name': 'long-gone' }, ownerReferences: [owner('long-gone')] });
-    expect(judgeSecret(secret, jobs, policy)).toEqual({ orphan: false, reason: 'payload-of-job' });
-  });
-
-  test('ajo submit made it, then failed before the job existed: an orphan once old enough', () => {
-    const jobs = new JobIndex([]);
-    const secret = dependent('demo-payload', { labels: { 'app.kubernetes.io/managed-by': 'ajo-submit', 'ajo.dev/job-name': 'demo' } });
-    expect(judgeSecret(secret, jobs, policy)).toEqual({ orphan: true, reason: 'no-matching-job' });
-    expect(judgeSecret({ ...secret, creationTimestamp: ago(10) }, jobs, policy)).toEqual({ orphan: false, reason: 'too-young' });
-  });
-
-  test('owned by a job that is gone', () => {
-    const secret = dependent('old-payload', { ownerReferences: [owner('old')] });
-    expect(judgeSecret(secret, new JobIndex([]), policy)).toEqual({ orphan: true, reason: 'owner-gone' });
-  });
-});
-
 describe('the TTL safety net', () => {
   const finished = (ttl: number | undefined, completedSecondsAgo: number, phase = 'Succeeded') =>
     job('done', { phase, completionTime: ago(completedSecondsAgo), ...(ttl !== undefined ? { ttlSecondsAfterFinished: ttl } : {}) });
@@ -148,16 +125,13 @@ describe('findOrphans', () => {
     const live = job('live', { phase: 'Running' });
     const observation = {
       pods: [dependent('old-1', { ownerReferences: [owner('old')] }), dependent('live-1', { ownerReferences: [owner('live')] })],
-      secrets: [dependent('old-payload', { ownerReferences: [owner('old')] }), dependent('live-payload')],
       jobs: [expired, live],
     };
     const before = findOrphans(observation, policy);
     expect(before.pods).toEqual([]);
-    expect(before.secrets).toEqual([]);
     const remaining = observation.jobs.filter((j) => !expiredJobs(observation.jobs, policy).includes(j));
     const after = findOrphans({ ...observation, jobs: remaining }, policy);
     expect(after.pods.map((o) => [o.object.name, o.reason])).toEqual([['old-1', 'owner-gone']]);
-    expect(after.secrets.map((o) => [o.object.name, o.reason])).toEqual([['old-payload', 'owner-gone']]);
   });
 });
 
@@ -183,7 +157,7 @@ describe('jobFacts', () => {
     ...extra,
   });
 
-  test('reads TTL, payload Secret, phase, completion and artifacts path', () => {
+  test('reads TTL, phase, completion and artifacts path', () => {
     const facts = jobFacts(
       raw({
         spec: { ttlSecondsAfterFinished: 30, payload: { secret: { name: 'demo-payload' }, sha256: 'x' } },
@@ -192,7 +166,7 @@ describe('jobFacts', () => {
     );
     expect(facts).toEqual({
       namespace: 'ns', name: 'demo', uid: 'u', resourceVersion: '3', phase: 'Failed', completionTime: '2026-01-01T00:00:00Z',
-      ttlSecondsAfterFinished: 30, payloadSecretName: 'demo-payload', artifactsPath: 'artifacts/demo-1',
+      ttlSecondsAfterFinished: 30, artifactsPath: 'artifacts/demo-1',
     });
   });
 
@@ -229,8 +203,8 @@ describe('sweep reporting', () => {
 
   test('failures: Warning CleanupFailed, also when nothing was removed; refusals: CleanupRefused', () => {
     const o = outcome();
-    o.errors.push({ kind: 'secret', message: 'listing secrets: forbidden' });
-    expect(sweepEventOf(o)).toEqual({ type: 'Warning', reason: 'CleanupFailed', message: 'removed nothing; 1 error(s): secret: listing secrets: forbidden' });
+    o.errors.push({ kind: 'pod', message: 'listing pods: forbidden' });
+    expect(sweepEventOf(o)).toEqual({ type: 'Warning', reason: 'CleanupFailed', message: 'removed nothing; 1 error(s): pod: listing pods: forbidden' });
     const refused = outcome();
     refused.refusal = 'Provided pattern could result in deleting system folders:\n/etc\nRefusing';
     expect(sweepEventOf(refused)).toMatchObject({ type: 'Warning', reason: 'CleanupRefused', message: expect.stringContaining('folders: /etc Refusing') });
@@ -238,10 +212,10 @@ describe('sweep reporting', () => {
 
   test('long lists are shortened and the message fits an Event', () => {
     const o = outcome();
-    for (let i = 0; i < 400; i += 1) o.removed.secret.push(`namespace-${i}/job-with-a-long-name-${i}-payload`);
+    for (let i = 0; i < 400; i += 1) o.removed.pod.push(`namespace-${i}/job-with-a-long-name-${i}-1`);
     for (let i = 0; i < 50; i += 1) o.errors.push({ kind: 'pod', message: `deleting pod ns/p-${i}: ${'x'.repeat(40)}` });
     const event = sweepEventOf(o);
-    expect(event?.message).toContain('400 orphaned payload Secret(s) (namespace-0/job-with-a-long-name-0-payload,');
+    expect(event?.message).toContain('400 orphaned pod(s) (namespace-0/job-with-a-long-name-0-1,');
     expect(event?.message).toContain('and 395 more');
     expect(event?.message.length).toBeLessThanOrEqual(EVENT_MESSAGE_LIMIT);
   });
@@ -250,16 +224,17 @@ describe('sweep reporting', () => {
     const registry = new Registry();
     const metrics = cleanupMetrics(registry);
     expect(cleanupMetrics(registry)).toBe(metrics);
-    expect(await registry.metrics()).toContain('ajo_cleanup_removed_total{kind="secret"} 0');
+    expect(await registry.metrics()).toContain('ajo_cleanup_removed_total{kind="pod"} 0');
+    expect(await registry.metrics()).not.toContain('kind="secret"');
     const o = outcome();
-    o.removed.secret.push('ns/a-payload', 'ns/b-payload');
+    o.removed.pod.push('ns/a-1', 'ns/b-1');
     o.errors.push({ kind: 'pod', message: 'x' });
     o.durationMs = 1500;
     o.bytesFreed = 10;
     recordSweepMetrics(metrics, o);
     recordSweepMetrics(metrics, outcome());
     const text = await registry.metrics();
-    expect(text).toContain('ajo_cleanup_removed_total{kind="secret"} 2');
+    expect(text).toContain('ajo_cleanup_removed_total{kind="pod"} 2');
     expect(text).toContain('ajo_cleanup_errors_total{kind="pod"} 1');
     expect(text).toContain('ajo_cleanup_sweeps_total{result="failed"} 1');
     expect(text).toContain('ajo_cleanup_sweeps_total{result="ok"} 1');

@@ -3,10 +3,18 @@
  * way around the namespace's pod security: every worker pod has to satisfy the Kubernetes
  * "restricted" Pod Security Standard. This check runs after the template is merged, and a
  * job whose pod breaks it fails with reason PodTemplateRejected instead of being launched.
+ *
+ * One rule goes beyond the standard: no service account token in the pod. Whoever may create
+ * pods may use any ServiceAccount of the namespace; a job's author may only create
+ * AnsibleJobs, so a token would hand them the rights of any ServiceAccount they can name,
+ * RoleBindings in other namespaces included.
  */
 import type { JsonObject, JsonValue } from './pod-types.js';
 
 const ALLOWED_ADDED_CAPABILITIES = new Set(['NET_BIND_SERVICE']);
+
+/** The volume types the restricted profile allows; each names only objects of the pod's namespace. */
+const RESTRICTED_VOLUME_TYPES = new Set(['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret']);
 
 function asObject(value: JsonValue | undefined): JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : {};
@@ -53,8 +61,16 @@ export function restrictedPolicyViolations(podSpec: JsonObject): string[] {
     if (podSpec[key] === true) violations.push(`spec.${key} must not be true`);
   }
   for (const volume of asObjects(podSpec.volumes)) {
-    if (volume.hostPath !== undefined) violations.push(`spec.volumes[${String(volume.name)}] must not be a hostPath`);
+    const where = `spec.volumes[${String(volume.name)}]`;
+    if (volume.hostPath !== undefined) violations.push(`${where} must not be a hostPath`);
+    for (const type of Object.keys(volume)) {
+      if (type !== 'name' && type !== 'hostPath' && !RESTRICTED_VOLUME_TYPES.has(type)) violations.push(`${where} must not be a ${type} volume`);
+    }
+    for (const source of asObjects(asObject(volume.projected).sources)) {
+      if (source.serviceAccountToken !== undefined) violations.push(`${where} must not project a service account token`);
+    }
   }
+  if (podSpec.automountServiceAccountToken === true) violations.push('spec.automountServiceAccountToken must not be true');
   if (asObject(podContext.seccompProfile).type === undefined) {
     violations.push('spec.securityContext.seccompProfile.type must be RuntimeDefault or Localhost');
   }
