@@ -29,7 +29,8 @@ export default {
     {
       ...common,
       displayName: 'cluster',
-      testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
+      // test/chaos shares the cluster's set-up (one cluster per run); `npm run chaos` runs it alone.
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/chaos/**/*.test.ts'],
       ...(existsSync('test/cluster/jest-global-setup.ts') && {
         globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
         globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
