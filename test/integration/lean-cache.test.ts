@@ -87,6 +87,11 @@ describeCluster('the lean job cache on a real API server', () => {
       expect(after.status).toEqual({ ...before, lastRefreshRequest: 'r-1' });
     }
 
+    // The finished jobs' pods are gone, and a reconcile of a finished job does not look for
+    // them on the server: the synced pod cache has the answer.
+    const podReads = (await operator.metrics.kubeRequests.get()).values.filter((sample) => sample.labels.verb === 'GET' && sample.labels.resource === 'pods' && sample.labels.code === '404');
+    expect(podReads.reduce((sum, sample) => sum + sample.value, 0)).toBe(0);
+
     // The cached spec of a finished source job still parses and is read: its TTL is honoured.
     await waitFor('done-ttl deleted by its TTL', async () => ((await kube.getOrUndefined(paths.ansibleJob(namespace, 'done-ttl'))) ? undefined : true));
   });

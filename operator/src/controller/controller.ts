@@ -135,7 +135,12 @@ export class AnsibleJobController {
     if (!podName) return undefined;
     const namespace = job.metadata.namespace;
     const cached = this.informerFor(this.podInformers, namespace).get(`${namespace}/${podName}`);
-    const raw = cached ?? (podUID ? await this.options.client.getOrUndefined(paths.pod(namespace, podName)) : undefined);
+    // A finished job reads its pod only to delete a leftover of a cancel or timeout, and a pod
+    // the synced cache has not seen yet brings its own event, which queues the job again. So a
+    // miss is not confirmed live: with thousands of kept jobs whose pods are gone, that was one
+    // GET per job at every start, and the burst of requests in flight set the operator's RSS.
+    const confirm = podUID !== undefined && !isTerminal(job.status?.phase);
+    const raw = cached ?? (confirm ? await this.options.client.getOrUndefined(paths.pod(namespace, podName)) : undefined);
     if (!raw) return undefined;
     const pod = Pod.safeParse(raw);
     if (!pod.success) return undefined;
