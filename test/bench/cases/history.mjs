@@ -23,7 +23,7 @@ const client = () => import(path.join(repoRoot, 'operator/dist/kube/client.js'))
 const STDOUT_LINE = 'TASK [bench : a task with a long enough name] ********************************\nok: [host-01] => {"changed": false}\n';
 
 /** A finished job's manifest: half are payload jobs, half spec.source jobs with inline files. */
-function manifest(index) {
+export function manifest(index) {
   const common = { podTemplate: { spec: { nodeSelector: { 'ajo.dev/bench': 'no-such-node' } } } };
   if (index % 2 === 0) {
     return { ...common, payload: { secret: { name: `bench-payload-${index}` }, sha256: randomBytes(32).toString('hex') } };
@@ -40,7 +40,7 @@ function manifest(index) {
   };
 }
 
-function finalStatus(created, index) {
+export function finalStatus(created, index) {
   const start = new Date(Date.now() - 3600_000 + index).toISOString();
   const end = new Date(Date.now() - 3500_000 + index).toISOString();
   const podName = `${created.metadata.name}-1`;
@@ -84,7 +84,10 @@ async function idleRss(namespace, jobs, cli, log) {
     }
     // Idle: nothing left to do; what stays resident is the caches and the runtime.
     await sleep(SETTLE_MS);
-    return { readyRssKb: operator.readyRssKb, idleRssKb: operator.rssKb(), peakRssKb: (await operator.stop()).peakRssKb };
+    // The JS heap in use (live objects and garbage not yet collected): RSS also holds the
+    // space V8 grew to during the first list and keeps.
+    const heapUsedKb = counterTotal(await operator.metrics(), 'nodejs_heap_size_used_bytes') / 1024;
+    return { readyRssKb: operator.readyRssKb, idleRssKb: operator.rssKb(), heapUsedKb, peakRssKb: (await operator.stop()).peakRssKb };
   } catch (error) {
     await operator.stop().catch(() => undefined);
     throw error;
@@ -113,7 +116,7 @@ export async function historyCase({ jobs, log }) {
     for (const build of builds) {
       withHistory[build.name] = await idleRss(namespace, jobs, build.cli, log);
       const perJobKb = (withHistory[build.name].idleRssKb - empty[build.name].idleRssKb) / jobs;
-      log(`  ${build.name}: idle RSS ${Math.round(empty[build.name].idleRssKb / 1024)} MB empty, ${Math.round(withHistory[build.name].idleRssKb / 1024)} MB with ${jobs} (${perJobKb.toFixed(1)} kB per job); peak ${Math.round(withHistory[build.name].peakRssKb / 1024)} MB`);
+      log(`  ${build.name}: idle RSS ${Math.round(empty[build.name].idleRssKb / 1024)} MB empty, ${Math.round(withHistory[build.name].idleRssKb / 1024)} MB with ${jobs} (${perJobKb.toFixed(1)} kB per job; JS heap in use ${Math.round(withHistory[build.name].heapUsedKb / 1024)} MB); peak ${Math.round(withHistory[build.name].peakRssKb / 1024)} MB`);
     }
     const mine = withHistory['this build'];
     return {
