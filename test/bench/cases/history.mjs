@@ -23,7 +23,7 @@ const client = () => import(path.join(repoRoot, 'operator/dist/kube/client.js'))
 const STDOUT_LINE = 'TASK [bench : a task with a long enough name] ********************************\nok: [host-01] => {"changed": false}\n';
 
 /** A finished job's manifest: half are payload jobs, half spec.source jobs with inline files. */
-export function manifest(index) {
+function manifest(index) {
   const common = { podTemplate: { spec: { nodeSelector: { 'ajo.dev/bench': 'no-such-node' } } } };
   if (index % 2 === 0) {
     return { ...common, payload: { secret: { name: `bench-payload-${index}` }, sha256: randomBytes(32).toString('hex') } };
@@ -40,7 +40,7 @@ export function manifest(index) {
   };
 }
 
-export function finalStatus(created, index) {
+function finalStatus(created, index) {
   const start = new Date(Date.now() - 3600_000 + index).toISOString();
   const end = new Date(Date.now() - 3500_000 + index).toISOString();
   const podName = `${created.metadata.name}-1`;
