@@ -4,16 +4,18 @@
 //   (b) transmit of mixed private data dirs (100 MB and 500 MB),
 //   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
 //   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
-//   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root).
+//   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root),
+//   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative] [--reps N]
-//                           [--sizes 100,500] [--jobs 1000]
+//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history] [--reps N]
+//                           [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { declarativeCase, declarativeSkipReason } from './cases/declarative.mjs';
+import { historyCase } from './cases/history.mjs';
 import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
 import { pipelineCase } from './cases/pipeline.mjs';
 import { processCase } from './cases/process.mjs';
@@ -21,7 +23,7 @@ import { transmitCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative'];
+const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'history'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -30,11 +32,12 @@ function parseOptions() {
       reps: { type: 'string' },
       sizes: { type: 'string', default: '100,500' },
       jobs: { type: 'string', default: '1000' },
+      'history-jobs': { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative] [--reps N] [--sizes 100,500] [--jobs 1000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history] [--reps N] [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -52,6 +55,7 @@ function parseOptions() {
     reps: { process: reps ?? 3, transmit: reps ?? 3, pipeline: reps ?? 5 },
     sizesMb: values.sizes.split(',').map((size) => positive(size, '--sizes')),
     jobs: positive(values.jobs, '--jobs'),
+    historyJobs: positive(values['history-jobs'], '--history-jobs'),
   };
 }
 
@@ -97,6 +101,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await declarativeCase({ log }));
+    }
+  }
+  if (options.only.includes('history')) {
+    const reason = await operatorSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED operator with history: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await historyCase({ jobs: options.historyJobs, log }));
     }
   }
   const totalSeconds = Math.round((Date.now() - started) / 1000);

@@ -15,12 +15,14 @@ import {
   type StoredAnsibleJob,
 } from '../api/ansible-job.js';
 import { decide, isPollDue, podNeedsWarnings, type KubeEvent, type Plan } from './lifecycle/decide.js';
+import { leanAnsibleJob, leanPod } from './cache-shape.js';
 import { Pod } from './pod/pod-types.js';
 import type { PodBuildOptions } from './pod/pod-spec.js';
 import { parseStatusDocument, type StatusDocument } from '../protocol/status-document.js';
 import { isConflict, paths, type KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { Informer, keyOf, type InformerEventType } from '../kube/informer.js';
+import { mergePatchBetween } from '../kube/merge-patch.js';
 import type { Logger } from '../kube/log.js';
 import type { OperatorMetrics } from '../kube/metrics.js';
 import { WorkQueue } from '../kube/workqueue.js';
@@ -63,6 +65,7 @@ export class AnsibleJobController {
           ...informerOptions,
           path: paths.ansibleJobs(namespace),
           resource: PLURAL,
+          transform: leanAnsibleJob,
           onEvent: (type, object) => this.onJobEvent(type, object),
         }),
     );
@@ -73,6 +76,7 @@ export class AnsibleJobController {
           path: paths.pods(namespace),
           resource: 'pods',
           labelSelector: WORKER_POD_SELECTOR,
+          transform: leanPod,
           onEvent: (_type, object) => this.onPodEvent(object),
         }),
     );
@@ -131,7 +135,12 @@ export class AnsibleJobController {
     if (!podName) return undefined;
     const namespace = job.metadata.namespace;
     const cached = this.informerFor(this.podInformers, namespace).get(`${namespace}/${podName}`);
-    const raw = cached ?? (podUID ? await this.options.client.getOrUndefined(paths.pod(namespace, podName)) : undefined);
+    // A finished job reads its pod only to delete a leftover of a cancel or timeout, and a pod
+    // the synced cache has not seen yet brings its own event, which queues the job again. So a
+    // miss is not confirmed live: with thousands of kept jobs whose pods are gone, that was one
+    // GET per job at every start, and the burst of requests in flight set the operator's RSS.
+    const confirm = podUID !== undefined && !isTerminal(job.status?.phase);
+    const raw = cached ?? (confirm ? await this.options.client.getOrUndefined(paths.pod(namespace, podName)) : undefined);
     if (!raw) return undefined;
     const pod = Pod.safeParse(raw);
     if (!pod.success) return undefined;
@@ -212,7 +221,7 @@ export class AnsibleJobController {
         ...(statusDocument ? { statusDocument } : {}),
         ...(podWarning ? { podWarning } : {}),
       });
-      await this.apply(job, raw, plan, jobInformer);
+      await this.apply(job, plan, jobInformer);
       this.options.metrics.reconciles.inc({ result: 'ok' });
       return plan.requeueAfterMs;
     } catch (error) {
@@ -223,15 +232,21 @@ export class AnsibleJobController {
     }
   }
 
-  private async apply(job: StoredAnsibleJob, raw: Record<string, unknown>, plan: Plan, jobInformer: Informer): Promise<void> {
+  private async apply(job: StoredAnsibleJob, plan: Plan, jobInformer: Informer): Promise<void> {
     const { client, metrics, logger } = this.options;
     const { namespace, name } = job.metadata;
     const log = logger.child({ job: `${namespace}/${name}` });
 
     if (plan.status) {
-      // PUT with the cached resourceVersion: if anyone changed the job since we looked, the
-      // write fails with 409 and the key is reconciled again from fresh state.
-      const updated = await client.replace(paths.ansibleJobStatus(namespace, name), { ...raw, status: plan.status });
+      // Only the fields this reconcile changed: the cache holds a finished job without its
+      // stdout tail and results (cache-shape.ts), and what it lacks must stay as it is on
+      // the server. The cached resourceVersion makes the patch conditional: if anyone changed
+      // the job since we looked, it fails with 409 and the key is reconciled from fresh state.
+      const changes = mergePatchBetween(job.status ?? {}, plan.status);
+      const updated = await client.mergePatch(paths.ansibleJobStatus(namespace, name), {
+        metadata: { resourceVersion: job.metadata.resourceVersion },
+        status: changes,
+      });
       jobInformer.update(updated);
       if (plan.status.phase !== job.status?.phase && plan.status.phase) {
         metrics.transitions.inc({ phase: plan.status.phase });

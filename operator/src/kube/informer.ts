@@ -9,6 +9,11 @@
  *  - relists periodically and reports every object again (`resync`), so the controller
  *    re-examines everything even if an event was lost.
  * The loop only ends when stop() is called.
+ *
+ * An optional `transform` shapes each object before it is cached and reported: a controller
+ * keeps only what it reads, so that the cache's size follows the objects' count, not their
+ * history (managedFields, status text). A list page is transformed item by item as it
+ * arrives, so the full objects of one page at most are alive at once.
  */
 import type { KubeClient, Query, WatchEvent } from './client.js';
 import { isGone } from './client.js';
@@ -34,6 +39,8 @@ export interface InformerOptions {
   logger: Logger;
   metrics?: OperatorMetrics;
   onEvent: (type: InformerEventType, object: Record<string, unknown>) => void;
+  /** Applied to every object before it is cached and passed to onEvent; must be pure. */
+  transform?: (object: Record<string, unknown>) => Record<string, unknown>;
   /** For tests: the watch timeout requested from the server, in seconds. */
   watchTimeoutSeconds?: () => number;
   backoff?: { initialMs: number; maxMs: number };
@@ -62,7 +69,11 @@ export class Informer {
   private relistReason: string | undefined = 'initial';
   private lastRelistAt = 0;
 
-  constructor(private readonly options: InformerOptions) {}
+  private readonly shape: (object: Record<string, unknown>) => Record<string, unknown>;
+
+  constructor(private readonly options: InformerOptions) {
+    this.shape = options.transform ?? ((object) => object);
+  }
 
   get(key: string): Record<string, unknown> | undefined {
     return this.store.get(key);
@@ -80,7 +91,7 @@ export class Informer {
     const current = this.store.get(key) as KubeObject | undefined;
     const incoming = object as KubeObject;
     if (current && Number(current.metadata?.resourceVersion) > Number(incoming.metadata?.resourceVersion)) return;
-    this.store.set(key, object);
+    this.store.set(key, this.shape(object));
   }
 
   start(): void {
@@ -111,7 +122,7 @@ export class Informer {
         path,
         { query: { ...this.baseQuery(), limit: pageSize, continue: continueToken }, signal: this.stopping.signal },
       );
-      for (const item of page.items ?? []) fresh.set(keyOf(item as KubeObject), item);
+      for (const item of page.items ?? []) fresh.set(keyOf(item as KubeObject), this.shape(item));
       continueToken = page.metadata?.continue || undefined;
       listVersion = page.metadata?.resourceVersion;
     } while (continueToken);
@@ -134,7 +145,7 @@ export class Informer {
   }
 
   private applyWatchEvent(event: WatchEvent) {
-    const object = event.object as KubeObject & Record<string, unknown>;
+    const object = (event.type === 'BOOKMARK' ? event.object : this.shape(event.object)) as KubeObject & Record<string, unknown>;
     const version = object.metadata?.resourceVersion;
     if (event.type === 'BOOKMARK') {
       if (version) this.resourceVersion = version;

@@ -99,8 +99,17 @@ export function jobFacts(item: unknown): JobFacts | undefined {
   };
 }
 
-async function listAll(client: KubeClient, path: string, options: { labelSelector?: string; metadataOnly?: boolean; signal?: AbortSignal }): Promise<unknown[]> {
-  const items: unknown[] = [];
+/**
+ * Every item of a paginated list, each reduced by `toFacts` as its page arrives: only one page
+ * of whole objects is alive at a time (10,000 kept AnsibleJobs are ~90 MB of objects at once).
+ */
+async function listAll<T>(
+  client: KubeClient,
+  path: string,
+  toFacts: (item: unknown) => T,
+  options: { labelSelector?: string; metadataOnly?: boolean; signal?: AbortSignal },
+): Promise<T[]> {
+  const items: T[] = [];
   let token: string | undefined;
   do {
     const page = List.parse(
@@ -110,7 +119,7 @@ async function listAll(client: KubeClient, path: string, options: { labelSelecto
         ...(options.signal ? { signal: options.signal } : {}),
       }),
     );
-    items.push(...(page.items ?? []));
+    for (const item of page.items ?? []) items.push(toFacts(item));
     token = page.metadata?.continue || undefined;
   } while (token);
   return items;
@@ -120,8 +129,10 @@ async function listAll(client: KubeClient, path: string, options: { labelSelecto
 const scopesOf = (namespaces: readonly string[]) => (namespaces.length > 0 ? namespaces : [undefined]);
 
 export async function listLabelledPods(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<DependentFacts[]> {
-  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.pods(ns), { labelSelector: POD_SELECTOR, metadataOnly: true, ...(signal ? { signal } : {}) })));
-  return lists.flat().map((item) => dependentFacts(item, 'pods'));
+  const lists = await Promise.all(
+    scopesOf(namespaces).map((ns) => listAll(client, paths.pods(ns), (item) => dependentFacts(item, 'pods'), { labelSelector: POD_SELECTOR, metadataOnly: true, ...(signal ? { signal } : {}) })),
+  );
+  return lists.flat();
 }
 
 /**
@@ -129,12 +140,13 @@ export async function listLabelledPods(client: KubeClient, namespaces: readonly 
  * pods look orphaned.
  */
 export async function listJobs(client: KubeClient, namespaces: readonly string[], signal?: AbortSignal): Promise<JobFacts[]> {
-  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.ansibleJobs(ns), signal ? { signal } : {})));
-  return lists.flat().map((item) => {
+  const readableFacts = (item: unknown): JobFacts => {
     const facts = jobFacts(item);
     if (!facts) throw new ObservationError('ansiblejobs: an item has no readable metadata (name, namespace, uid, resourceVersion)');
     return facts;
-  });
+  };
+  const lists = await Promise.all(scopesOf(namespaces).map((ns) => listAll(client, paths.ansibleJobs(ns), readableFacts, signal ? { signal } : {})));
+  return lists.flat();
 }
 
 export type PartialObservation = { [K in keyof Observation]: Observation[K] | Error };

@@ -39,7 +39,7 @@ export async function operatorSkipReason() {
   }
 }
 
-async function inBatches(items, width, work) {
+export async function inBatches(items, width, work) {
   for (let index = 0; index < items.length; index += width) await Promise.all(items.slice(index, index + width).map(work));
 }
 
@@ -82,7 +82,7 @@ async function podWatch(kube, paths, namespace) {
 }
 
 /** Sums a Prometheus counter's samples in a text exposition. */
-function counterTotal(text, name) {
+export function counterTotal(text, name) {
   let total = 0;
   for (const line of text.split('\n')) if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total += Number(line.slice(line.lastIndexOf(' ') + 1));
   return total;
@@ -117,8 +117,8 @@ async function kcmRequests() {
   }
 }
 
-/** `ajo operator` for one namespace, as its own process under time(1). */
-async function startOperator(namespace, log) {
+/** `ajo operator` for one namespace, as its own process under time(1); `cli` is the build to run. */
+export async function startOperator(namespace, log, cli = ajoCli) {
   const dir = path.join(cacheDir, 'operator');
   mkdirSync(dir, { recursive: true });
   const timeFile = path.join(dir, 'operator.time');
@@ -126,7 +126,7 @@ async function startOperator(namespace, log) {
   rmSync(timeFile, { force: true });
   const metricsPort = 20000 + Math.floor(Math.random() * 20000);
   const argv = [
-    ...['-f', '%e %M %x %U %S', '-o', timeFile, process.execPath, ajoCli, 'operator'],
+    ...['-f', '%e %M %x %U %S', '-o', timeFile, process.execPath, cli, 'operator'],
     ...['--namespace', namespace, '--no-leader-elect', '--metrics-port', String(metricsPort), '--image', IMAGE, '--log-level', 'warn'],
   ];
   const out = openSync(logFile, 'w');
@@ -146,6 +146,9 @@ async function startOperator(namespace, log) {
   log(`  ajo operator pid ${nodePid} ready (metrics on ${metricsPort}, log ${logFile})`);
   return {
     readyRssKb: rssKb('VmRSS:'),
+    /** Current RSS from /proc, in kB. */
+    rssKb: () => rssKb('VmRSS:'),
+    metrics: async () => (await fetch(`${metricsUrl}/metrics`)).text(),
     requests: async () => counterTotal(await (await fetch(`${metricsUrl}/metrics`)).text(), 'ajo_kube_requests_total'),
     /** SIGTERM, then time(1)'s peak RSS of the whole run. */
     async stop() {
@@ -158,7 +161,7 @@ async function startOperator(namespace, log) {
   };
 }
 
-async function waitForServiceAccount(kube, namespace) {
+export async function waitForServiceAccount(kube, namespace) {
   for (let waited = 0; waited < 60_000; waited += 250) {
     if (await kube.getOrUndefined(`/api/v1/namespaces/${namespace}/serviceaccounts/default`)) return;
     await sleep(250);

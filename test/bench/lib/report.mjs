@@ -71,16 +71,29 @@ function declarativeTable(row) {
   ].join('\n');
 }
 
+function historyTable(row) {
+  const { jobs, builds } = row.history;
+  const perJob = (build) => `${((build.withHistory.idleRssKb - build.empty.idleRssKb) / jobs).toFixed(1)} kB`;
+  return [
+    `| operator idle RSS after its first sync | empty namespace | with ${jobs} finished AnsibleJobs | per kept job | JS heap in use, with the jobs | peak RSS (time(1)) |`,
+    '|---|---|---|---|---|---|',
+    ...builds.map((build) => `| ${cell(build.name)} (${cell(build.cli)}) | ${megabytes(build.empty.idleRssKb)} | ${megabytes(build.withHistory.idleRssKb)} | ${perJob(build)} | ${megabytes(build.withHistory.heapUsedKb)} | ${megabytes(build.withHistory.peakRssKb)} |`),
+    `| target: ${row.target} | ${verdict(row.met)} | | | | |`,
+  ].join('\n');
+}
+
 export function renderTable(rows, skipped) {
   const compared = rows.filter((row) => row.ajo);
   const pipeline = compared.filter((row) => row.baseline);
   const operator = rows.find((row) => row.result);
+  const history = rows.find((row) => row.history);
   const declarative = rows.find((row) => row.declarative);
   return [
     compared.length ? comparisonTable(compared) : '',
     pipeline.length ? overheadTable(pipeline) : '',
     operator ? operatorTable(operator) : '',
     declarative ? declarativeTable(declarative) : '',
+    history ? historyTable(history) : '',
     ...skipped,
   ]
     .filter(Boolean)
