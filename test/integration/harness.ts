@@ -55,19 +55,24 @@ export function client(): KubeClient {
   return new KubeClient(loadClusterAccess());
 }
 
+/** Every CRD of crds/ (AnsibleJob, AnsibleJobTemplate, AnsibleQueue), as generated from the zod API. */
+export const CRD_PATHS = ['ansiblejobs', 'ansiblejobtemplates', 'ansiblequeues'].map((plural) => new URL(`../../crds/ajo.dev_${plural}.yaml`, import.meta.url));
+
 export async function ensureCrd(kube: KubeClient): Promise<void> {
   const { parse } = await import('yaml');
-  const crd = parse(readFileSync(CRD_PATH, 'utf8')) as { metadata: { name: string } };
   const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions`;
-  const existing = await kube.getOrUndefined<{ metadata: { resourceVersion: string } }>(`${path}/${crd.metadata.name}`);
-  if (existing) await kube.replace(`${path}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } });
-  else await kube.create(path, crd);
-  await waitFor('CRD established', async () => {
-    const got = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${path}/${crd.metadata.name}`);
-    return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || undefined;
-  });
-  // Discovery lags establishment by a moment; a list proves the endpoint serves.
-  await waitFor('ansiblejobs served', async () => (await kube.get(paths.ansibleJobs('default')).then(() => true, () => undefined)));
+  for (const file of CRD_PATHS) {
+    const crd = parse(readFileSync(file, 'utf8')) as { metadata: { name: string }; spec: { names: { plural: string } } };
+    const existing = await kube.getOrUndefined<{ metadata: { resourceVersion: string } }>(`${path}/${crd.metadata.name}`);
+    if (existing) await kube.replace(`${path}/${crd.metadata.name}`, { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata.resourceVersion } });
+    else await kube.create(path, crd);
+    await waitFor(`CRD ${crd.metadata.name} established`, async () => {
+      const got = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${path}/${crd.metadata.name}`);
+      return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || undefined;
+    });
+    // Discovery lags establishment by a moment; a list proves the endpoint serves.
+    await waitFor(`${crd.spec.names.plural} served`, async () => (await kube.get(paths.ajoResources(crd.spec.names.plural, 'default')).then(() => true, () => undefined)));
+  }
 }
 
 /** A fresh namespace with a default service account (no controller-manager may run to make one). */

@@ -82,6 +82,12 @@ payload Secrets no AnsibleJob owns; the operator never reads Secret data.
 - apiGroups: [ajo.dev]
   resources: [ansiblejobs/status, ansiblejobs/finalizers]
   verbs: [update]
+- apiGroups: [ajo.dev]
+  resources: [ansiblequeues, ansiblejobtemplates]
+  verbs: [get, list, watch]
+- apiGroups: [ajo.dev]
+  resources: [ansiblequeues/status, ansiblejobtemplates/status]
+  verbs: [update]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, create, delete]
@@ -98,4 +104,13 @@ payload Secrets no AnsibleJob owns; the operator never reads Secret data.
   resources: [secrets]
   verbs: [list, delete]
 {{- end }}
+{{- end }}
+
+{{/* defaultQueues as the operator's AJO_DEFAULT_QUEUES: ns=queue,ns=queue (sorted by namespace). */}}
+{{- define "ajo.defaultQueues" -}}
+{{- $pairs := list }}
+{{- range $namespace, $queue := .Values.defaultQueues }}
+{{- $pairs = append $pairs (printf "%s=%s" $namespace $queue) }}
+{{- end }}
+{{- join "," $pairs }}
 {{- end }}

@@ -169,6 +169,22 @@ async function buildPayload(dir: string, playbook: string, extravars: Record<str
   }
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `--default-queue ns=queue` values into a map; one queue per namespace. */
+export function parseDefaultQueues(values: readonly string[]): Record<string, string> {
+  const queues: Record<string, string> = {};
+  for (const value of values) {
+    const [namespace, queue, extra] = value.split('=');
+    if (extra !== undefined || !namespace || !queue || !DNS_LABEL.test(namespace) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(queue)) {
+      throw new Error(`--default-queue takes NAMESPACE=QUEUE, got '${value}'`);
+    }
+    if (queues[namespace] !== undefined && queues[namespace] !== queue) throw new Error(`--default-queue names two queues for namespace ${namespace}`);
+    queues[namespace] = queue;
+  }
+  return queues;
+}
+
 function registerOperator(program: Command) {
   const command = program
     .command('operator')
@@ -189,13 +205,19 @@ function registerOperator(program: Command) {
     .addOption(new Option('--lease-namespace <ns>', 'namespace of the leader Lease').env('POD_NAMESPACE'))
     .addOption(new Option('--lease-name <name>', 'name of the leader Lease').default('ajo-operator'))
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).env('AJO_LOG_LEVEL').default('info'))
+    .addOption(
+      new Option('--default-queue <ns=queue...>', 'AnsibleQueue that jobs of a namespace wait in when they name none (repeatable; comma-separated in the env)')
+        .env('AJO_DEFAULT_QUEUES')
+        .argParser((value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)]),
+    )
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)');
   addCleanupOptions(command)
     .action(async (flags: CleanupFlags & {
       namespace?: string[]; concurrency: number; image?: string; processImage?: string; composeImage?: string; statusPort: number; statusVia: 'direct' | 'proxy';
-      metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string;
+      metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string; defaultQueue?: string[];
     }) => {
       const cleanup = usage(() => cleanupConfigFromFlags(flags));
+      const defaultQueues = usage(() => parseDefaultQueues(flags.defaultQueue ?? []));
       const client = clientFrom(flags);
       const logger = createLogger({ level: flags.logLevel, base: { component: 'ajo-operator' } });
       // Fail fast with a precise message rather than retrying forever against a wrong address.
@@ -210,6 +232,7 @@ function registerOperator(program: Command) {
         metricsPort: flags.metricsPort,
         statusSource: flags.statusVia,
         ...(cleanup ? { cleanup } : {}),
+        ...(Object.keys(defaultQueues).length > 0 ? { defaultQueues } : {}),
         ...(flags.leaderElect ? { leaderElection: { namespace: flags.leaseNamespace ?? client.defaultNamespace(), leaseName: flags.leaseName } } : {}),
         onLostLeadership: () => {
           logger.error('lost the leader lease; exiting so that a restart starts clean');
