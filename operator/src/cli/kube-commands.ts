@@ -1,5 +1,5 @@
 /**
- * The `ajo` commands that talk to Kubernetes: operator, submit, status, cancel, list.
+ * The `ajo` commands that talk to Kubernetes: operator, submit, launch, status, cancel, list.
  * Loaded by main.ts only when one of them is asked for.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,7 +23,9 @@ import {
   type AnsibleJobStatus,
   type Phase,
 } from '../api/ansible-job.js';
+import { TEMPLATE_PLURAL } from '../api/ansible-job-template.js';
 import { KubeClient, loadClusterAccess, paths } from '../kube/client.js';
+import type { LaunchFlags } from './launch-command.js';
 import { createLogger, type LogLevel } from '../kube/log.js';
 import { startOperator } from '../manager/operator.js';
 import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from './operator-cleanup-flags.js';
@@ -336,6 +338,38 @@ function registerSubmit(program: Command) {
     });
 }
 
+function registerLaunch(program: Command) {
+  program
+    .command('launch')
+    .description('create an AnsibleJob from an AnsibleJobTemplate (overriding what the template allows)')
+    .argument('<template>', 'AnsibleJobTemplate name')
+    .option('-e, --extra-vars <vars>', 'key=value pairs, @file (YAML/JSON) or a JSON/YAML mapping; repeatable, later wins', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--limit <pattern>', 'host pattern (source.limit)')
+    .option('--tags <tags>', 'comma-separated tags (source.tags)')
+    .option('--queue <queue>', 'AnsibleQueue to wait in (spec.queue)')
+    .option('--name <name>', `AnsibleJob name (default: the template's + random suffix)`)
+    .option('-n, --namespace <ns>', "namespace (default: the kubeconfig context's)")
+    .option('--wait', "show live output and progress; exit with the job's rc")
+    .option('--kubeconfig <file>', 'kubeconfig')
+    .action(async (template: string, flags: LaunchFlags & { namespace?: string; kubeconfig?: string }) => {
+      const { launchManifest } = await import('./launch-command.js');
+      const client = clientFrom(flags);
+      const namespace = flags.namespace ?? client.defaultNamespace();
+      const manifest = await launchManifest(template, namespace, flags);
+      const exists = await client.getOrUndefined(paths.ajoResource(TEMPLATE_PLURAL, namespace, template));
+      if (!exists) throw new UsageError(`AnsibleJobTemplate ${namespace}/${template} does not exist (kubectl get ajt -n ${namespace})`);
+      const job = await client.create<JobView>(paths.ansibleJobs(namespace), manifest);
+      process.stderr.write(`ajo: created ansiblejob ${namespace}/${job.metadata.name} from template ${template}\n`);
+      process.stdout.write(`${job.metadata.name}\n`);
+      if (!flags.wait) return;
+      const printer = followPrinter();
+      const final = await waitForJob(client, namespace, job.metadata.name, printer);
+      printer.finishLine();
+      process.stderr.write(`${describeStatus(final)}\n`);
+      process.exitCode = exitCodeOf(final.status);
+    });
+}
+
 function registerStatus(program: Command) {
   program
     .command('status')
@@ -418,6 +452,7 @@ function registerList(program: Command) {
 export function registerKubeCommands(program: Command): void {
   registerOperator(program);
   registerSubmit(program);
+  registerLaunch(program);
   registerStatus(program);
   registerCancel(program);
   registerList(program);
