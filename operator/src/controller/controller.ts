@@ -97,7 +97,7 @@ export class AnsibleJobController {
           ...informerOptions,
           path: paths.ajoResources(QUEUE_PLURAL, namespace),
           resource: QUEUE_PLURAL,
-          onEvent: (_type, object) => this.onQueueEvent(object),
+          onEvent: (type, object) => this.onQueueEvent(type, object),
         }),
     );
     this.templateInformers = scopes.map(
@@ -171,9 +171,11 @@ export class AnsibleJobController {
   }
 
   /** A queue that comes or goes: its own reconcile, and its jobs' conditions (QueueNotFound). */
-  private onQueueEvent(object: Record<string, unknown>) {
+  private onQueueEvent(type: InformerEventType, object: Record<string, unknown>) {
     const key = keyOf(object);
     this.queue.add(`${QUEUE_KEY}${key}`);
+    // Only a queue that comes or goes changes what its waiting jobs say; its own status writes do not.
+    if (type === 'update') return;
     const [namespace, name] = key.split('/') as [string, string];
     for (const raw of this.informerFor(this.jobInformers, namespace).list()) {
       const parsed = parseAnsibleJob(raw);

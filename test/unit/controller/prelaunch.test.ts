@@ -101,3 +101,14 @@ describe('prelaunch', () => {
     expect(queueOf(makeJob({ queue: 'mine' }), 'default-q')).toBe('mine');
   });
 });
+
+describe('templateStatusOf', () => {
+  test('counts the jobs that exist and names the newest', async () => {
+    const { templateStatusOf } = await import('../../../operator/src/controller/template/reconcile.js');
+    const at = (seconds: number, name: string, phase?: string) =>
+      ({ ...templateJob(), metadata: { ...templateJob().metadata, name, creationTimestamp: new Date(T0 + seconds * 1000).toISOString() }, ...(phase ? { status: { phase } } : {}) }) as StoredAnsibleJob;
+    const status = templateStatusOf([at(0, 'a', 'Succeeded'), at(5, 'c', 'Queued'), at(2, 'b', 'TimedOut'), at(1, 'd')], undefined);
+    expect(status).toEqual({ runs: { total: 4, active: 2, succeeded: 1, failed: 1 }, lastJob: { name: 'c', phase: 'Queued', creationTimestamp: new Date(T0 + 5000).toISOString() } });
+    expect(templateStatusOf([], status)).toEqual({ runs: { total: 0, active: 0, succeeded: 0, failed: 0 } });
+  });
+});
