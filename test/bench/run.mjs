@@ -4,11 +4,12 @@
 //   (b) transmit of mixed private data dirs (100 MB and 500 MB),
 //   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
 //   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
-//   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root).
+//   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root),
+//   (f) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative] [--reps N]
+//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,queue] [--reps N]
 //                           [--sizes 100,500] [--jobs 1000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,11 +18,12 @@ import { declarativeCase, declarativeSkipReason } from './cases/declarative.mjs'
 import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
 import { pipelineCase } from './cases/pipeline.mjs';
 import { processCase } from './cases/process.mjs';
+import { queueCase, queueSkipReason } from './cases/queue.mjs';
 import { transmitCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative'];
+const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'queue'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -34,7 +36,7 @@ function parseOptions() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative] [--reps N] [--sizes 100,500] [--jobs 1000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,queue] [--reps N] [--sizes 100,500] [--jobs 1000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -97,6 +99,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await declarativeCase({ log }));
+    }
+  }
+  if (options.only.includes('queue')) {
+    const reason = await queueSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED queue scale: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await queueCase({ jobs: options.jobs, log }));
     }
   }
   const totalSeconds = Math.round((Date.now() - started) / 1000);

@@ -163,6 +163,7 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
   const namespaces: string[] = [];
   const operators: RunningOperator[] = [];
   const children: ChildProcess[] = [];
+  const watching: { stop: () => Promise<void> }[] = [];
   const logDir = mkdtempSync(path.join(tmpdir(), 'ajo-queue-node-'));
 
   beforeAll(async () => {
@@ -172,6 +173,7 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
   afterEach(async () => {
     await Promise.all(operators.splice(0).map((operator) => operator.stop()));
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    await Promise.all(watching.splice(0).map((watch) => watch.stop().catch(() => undefined)));
   });
   afterAll(async () => {
     for (const namespace of namespaces) await deleteNamespace(kube, namespace);
@@ -187,6 +189,7 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
     const observer = new QueueObserver(jobNames);
     const pods = follow<WatchedPod & { metadata: { resourceVersion?: string } }>(kube, paths.pods(namespace), 'ajo.dev/job-name', (type, pod) => observer.onPod(type, pod));
     const jobs = follow<WatchedJob & { metadata: { resourceVersion?: string } }>(kube, paths.ansibleJobs(namespace), undefined, (type, job) => observer.onJob(type, job));
+    watching.push(pods, jobs);
     await Promise.all([pods.ready, jobs.ready]);
     return { namespace, observer, watches: [pods, jobs] };
   }

@@ -39,12 +39,12 @@ export async function operatorSkipReason() {
   }
 }
 
-async function inBatches(items, width, work) {
+export async function inBatches(items, width, work) {
   for (let index = 0; index < items.length; index += width) await Promise.all(items.slice(index, index + width).map(work));
 }
 
 /** Counts pods as they are ADDED in a namespace; `done(n)` resolves when n have been seen. */
-async function podWatch(kube, paths, namespace) {
+export async function podWatch(kube, paths, namespace) {
   const list = await kube.get(paths.pods(namespace));
   const controller = new AbortController();
   const seen = new Set();
@@ -118,7 +118,7 @@ async function kcmRequests() {
 }
 
 /** `ajo operator` for one namespace, as its own process under time(1). */
-async function startOperator(namespace, log) {
+export async function startOperator(namespace, log) {
   const dir = path.join(cacheDir, 'operator');
   mkdirSync(dir, { recursive: true });
   const timeFile = path.join(dir, 'operator.time');
@@ -158,7 +158,7 @@ async function startOperator(namespace, log) {
   };
 }
 
-async function waitForServiceAccount(kube, namespace) {
+export async function waitForServiceAccount(kube, namespace) {
   for (let waited = 0; waited < 60_000; waited += 250) {
     if (await kube.getOrUndefined(`/api/v1/namespaces/${namespace}/serviceaccounts/default`)) return;
     await sleep(250);
