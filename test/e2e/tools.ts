@@ -132,11 +132,17 @@ export function imagePlan(kubectl: string): ImagePlan {
   } catch (error) {
     return { action: 'skip', reason: `cannot list the nodes: ${String(error)}` };
   }
-  if (missing.length === 0) return { action: 'none' };
-  const hint = `the node lacks ${missing.join(', ')}: run images/build --load cluster (or --load kind)`;
+  // On the local cluster the node may hold images of older code under the same tag: the archives'
+  // inputs digest tells, and stale ones are rebuilt, so that an e2e run tests this code.
+  const current = isLocalCluster() && archivesAreCurrent(imagesCacheDir());
+  if (missing.length === 0 && (current || !isLocalCluster())) return { action: 'none' };
+  const hint =
+    missing.length > 0
+      ? `the node lacks ${missing.join(', ')}: run images/build --load cluster (or --load kind)`
+      : 'the images on the node were built from other code than this (images/build --inputs-digest differs): run images/build --load cluster';
   if (!isLocalCluster()) return { action: 'skip', reason: hint };
   const archives = ['runner', 'operator'].map((name) => path.join(imagesCacheDir(), `ajo-${name}-${version}.tar`));
-  if (archives.every((archive) => existsSync(archive)) && archivesAreCurrent(imagesCacheDir())) return { action: 'load', archives };
+  if (archives.every((archive) => existsSync(archive)) && current) return { action: 'load', archives };
   if (process.env.AJO_E2E_BUILD_IMAGES === '0') return { action: 'skip', reason: `${hint} (AJO_E2E_BUILD_IMAGES=0 forbids building them here)` };
   if (process.getuid?.() !== 0) return { action: 'skip', reason: `${hint} (building needs root)` };
   if (!onPath('debootstrap')) return { action: 'skip', reason: `${hint} (building needs debootstrap: apt-get install debootstrap)` };

@@ -94,7 +94,8 @@ describeCluster('AnsibleJob spec.source on a real API server', () => {
       return found.length > 0 ? found : undefined;
     });
     const pod = await kube.get<any>(paths.pod(namespace, pods[0]!.metadata.name));
-    expect(pod.spec.initContainers.map((c: { name: string }) => c.name)).toEqual(['compose']);
+    expect(pod.spec.initContainers).toBeUndefined();
+    expect(pod.spec.containers.find((c: { name: string }) => c.name === 'process').command).toContain('--compose');
     expect(JSON.parse(pod.metadata.annotations['ajo.dev/source'])).toMatchObject({ playbook: 'site.yml', inventory: { secret: { name: 'hosts' } } });
     expect(pod.spec.volumes.filter((v: any) => v.secret).map((v: any) => v.secret.secretName)).toEqual(['fleet-key', 'hosts']);
     expect(pod.spec.volumes.filter((v: any) => v.configMap).map((v: any) => v.configMap.name)).toEqual(['fleet']);

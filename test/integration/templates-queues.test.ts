@@ -184,6 +184,31 @@ describeCluster('AnsibleJobTemplate and AnsibleQueue on a real API server', () =
     expect(qc.status?.phase).toBe('Queued');
   });
 
+  test('two operators admitting at once (no leader election: a split brain) still never exceed maxRunning', async () => {
+    await queue('race', 2);
+    const names = Array.from({ length: 10 }, (_, i) => `race-${i}`);
+    // Both start before the jobs exist, so both see every job arrive and both try to admit it.
+    await start();
+    await start();
+    await Promise.all(names.map((name) => job(name, { source: inlineSource, queue: 'race', ...unschedulable })));
+    await waitFor('the queue settled', async () => {
+      const got = await getQueue('race');
+      return got.status?.running === 2 && got.status.waiting === 8 ? got : undefined;
+    });
+    const admitted = async () => {
+      const list = await kube.get<{ items: (JobObject & { status?: { queue?: { admittedAt?: string } } })[] }>(paths.ansibleJobs(namespace));
+      return list.items.filter((item) => item.metadata.name.startsWith('race-') && item.status?.queue?.admittedAt).map((item) => item.metadata.name);
+    };
+    const pods = async () =>
+      (await kube.get<{ items: { metadata: { name: string } }[] }>(paths.pods(namespace))).items.map((pod) => pod.metadata.name).filter((name) => name.startsWith('race-'));
+    await waitFor('both admitted jobs have their pod', async () => ((await pods()).length === 2 ? true : undefined));
+    // Give the loser of every race time to do damage, if it could: both keep reconciling.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    expect(await admitted()).toHaveLength(2);
+    expect(await pods()).toHaveLength(2);
+    expect((await getQueue('race')).status?.admitted).toHaveLength(2);
+  });
+
   test('the default queue of a namespace takes a job that names none and is recorded in its status', async () => {
     await queue('dq', 0);
     await job('defaulted', { source: inlineSource, ...unschedulable });

@@ -139,6 +139,10 @@ export const jobSpecFields = z
     backoffLimit: z.int().min(0).max(MAX_BACKOFF_LIMIT).default(DEFAULT_BACKOFF_LIMIT).meta({
       description: 'Retries after interruptions (OOMKilled, Evicted, deleted pod, node loss). A failed playbook is never retried.',
     }),
+    podReplacementPolicy: z.enum(['Failed', 'TerminatingOrFailed']).default('Failed').meta({
+      description:
+        'When an interrupted attempt is replaced. Failed (default): only once its pod has ended or is gone, so two attempts never run at once (a pod Terminating on an unreachable node may still be running its play). TerminatingOrFailed: as soon as the pod is terminating, as the Job controller field of the same name.',
+    }),
     pendingTimeout: timeout('Seconds a pod may stay Pending before the job fails with PendingTimeout.').default(
       DEFAULT_PENDING_TIMEOUT_SECONDS,
     ),
@@ -295,7 +299,7 @@ export const AnsibleJobStatus = z.object({
       bytes: z.int().min(0).optional(),
     })
     .optional()
-    .meta({ description: 'What a spec.source job ran: recorded when the compose init container finished.' }),
+    .meta({ description: 'What a spec.source job ran: recorded from the status document of the sidecar once compose has finished.' }),
   queue: z
     .object({
       name: kubeName.meta({ description: 'The AnsibleQueue the job waits in (spec.queue, or the namespace default at first sight).' }),

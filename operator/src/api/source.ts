@@ -198,7 +198,7 @@ export const Source = z
     message: 'an inventory path needs a project',
   })
   .meta({
-    description: 'A job written by hand; an init container composes it into a transmit stream inside the pod.',
+    description: 'A job written by hand; the sidecar of its pod composes it into a transmit stream while the worker waits.',
     'x-kubernetes-validations': [
       { rule: 'has(self.playbook) != has(self.module)', message: 'must name exactly one of playbook or module' },
       { rule: '!has(self.playbook) || has(self.project)', message: 'a playbook needs a project' },

@@ -196,7 +196,7 @@ function registerOperator(program: Command) {
     .addOption(new Option('--image <image>', 'default worker image (spec.image overrides)').env('AJO_RUNNER_IMAGE'))
     .addOption(new Option('--process-image <image>', 'image of the process sidecar (default: --image)').env('AJO_PROCESS_IMAGE'))
     .addOption(
-      new Option('--compose-image <image>', 'image of the compose init container of spec.source jobs: ajo, git, ssh, ansible-galaxy (default: --image)').env(
+      new Option('--compose-image <image>', 'image of the sidecar of spec.source jobs, which composes the stream: ajo, git, ssh, ansible-galaxy (default: --image)').env(
         'AJO_COMPOSE_IMAGE',
       ),
     )

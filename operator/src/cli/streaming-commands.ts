@@ -3,7 +3,7 @@
  * Options are validated by the library's zod schemas; this file only maps
  * flags to options and results to exit codes.
  */
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync, readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { once } from 'node:events';
@@ -12,10 +12,11 @@ import { Command, Option } from 'commander';
 import type { Flag, RunOption, RunOptionName } from '../protocol/run-options.js';
 import type { ProcessResult } from '../streaming/process.js';
 import type { RunResult } from '../streaming/run.js';
-import type { StatusDocument } from '../protocol/status-document.js';
+import type { Composed, StatusDocument } from '../protocol/status-document.js';
 import type { UnpackLimits } from '../protocol/zip.js';
 import type { TransmitOptions } from '../streaming/transmit.js';
 import { portNumber, positiveInteger, wholeNumber } from './common.js';
+import { addProcessComposeOptions, composeFlagsOf } from './compose-options.js';
 import { UsageError } from './errors.js';
 import { stderrProgress } from './progress.js';
 
@@ -206,6 +207,24 @@ async function firstInput(stream: NodeJS.ReadStream): Promise<void> {
   });
 }
 
+/**
+ * A spec.source job's worker starts beside the sidecar that composes its stream: wait for
+ * compose's outcome file, then for the stream it names. A failed compose leaves no stream:
+ * its reason is in the outcome, and the operator reads it from the sidecar.
+ */
+async function waitForInput(outcomeFile: string, input: string | undefined, seconds: number, signal: AbortSignal): Promise<{ ok: true } | { ok: false; explanation: string }> {
+  if (!input) return { ok: false, explanation: '--wait-for needs --input: the stream it waits for' };
+  const { waitForFile } = await import('./wait-for-file.js');
+  try {
+    await waitForFile(outcomeFile, seconds * 1000, signal);
+  } catch (err) {
+    return { ok: false, explanation: `no job stream: ${(err as Error).message}` };
+  }
+  if (existsSync(input)) return { ok: true };
+  const outcome = readFileSync(outcomeFile, 'utf8').trim();
+  return { ok: false, explanation: `no job stream at ${input}: compose did not make one (${outcome.slice(0, 1000)})` };
+}
+
 function cancelOnSignals(): AbortController {
   const controller = new AbortController();
   const cancel = (): void => controller.abort();
@@ -248,11 +267,21 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
       .option('--keepalive-seconds <n>', 'emit keepalive lines when quiet this long (0: never)', wholeNumber('--keepalive-seconds'), 0)
       .option('--input <file>', 'read the job stream from this file instead of stdin')
       .option('--output <file>', 'append the result stream to this file instead of stdout')
-      .option('--input-sha256 <hex>', 'refuse to run unless the job stream has this sha256'),
+      .option('--input-sha256 <hex>', 'refuse to run unless the job stream has this sha256')
+      .option('--wait-for <file>', 'first wait until this file exists (the outcome of a compose in another container); then --input must exist')
+      .option('--wait-seconds <n>', 'how long --wait-for waits', positiveInteger('--wait-seconds'), 900),
   ).action(async (flags) => {
+    const controller = cancelOnSignals();
+    if (flags.waitFor) {
+      const ready = await waitForInput(flags.waitFor, flags.input, flags.waitSeconds, controller.signal);
+      if (!ready.ok) {
+        process.stderr.write(`ajo worker: ${ready.explanation}\n`);
+        process.exitCode = EXIT_BAD_INPUT;
+        return;
+      }
+    }
     const input = flags.input ? createReadStream(flags.input) : process.stdin;
     const output = flags.output ? createWriteStream(flags.output, { flags: 'a', mode: 0o600 }) : process.stdout;
-    const controller = cancelOnSignals();
     // Ask for the display callback first: that Python start-up then overlaps with loading the job runner.
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
     // Loaded on demand: the job runner pulls in node-pty, which transmit and process never need.
@@ -277,7 +306,7 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
   });
 
   limitOptions(
-    program
+    addProcessComposeOptions(program
       .command('process')
       .description('write artifacts from a result stream (stdin or --follow FILE) and print the playbook output')
       .argument('<dir>', 'directory that receives artifacts/')
@@ -286,8 +315,21 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
       .option('--status-port <port>', 'serve the status document on this port (GET /status)', portNumber('--status-port'))
       .option('--status-file <file>', 'keep the status document in this file')
       .option('--termination-log <file>', 'write the final status document here (Kubernetes termination message)')
-      .option('-q, --quiet', 'do not print the playbook output'),
+      .option('-q, --quiet', 'do not print the playbook output')),
   ).action(async (dir: string, flags) => {
+    let composed: Composed | undefined;
+    if (flags.compose) {
+      // A spec.source job's sidecar: compose the stream the worker waits for, then follow it.
+      const { runCompose } = await import('./compose-command.js');
+      const composeFlags = composeFlagsOf(flags);
+      if ('missing' in composeFlags) throw new UsageError(`--compose needs ${composeFlags.missing.join(', ')}`);
+      const run = await runCompose(composeFlags);
+      if (run.success === undefined) {
+        process.exitCode = run.exitCode;
+        return;
+      }
+      composed = run.success;
+    }
     if (!flags.follow && flags.statusPort === undefined) await firstInput(process.stdin);
     const [{ followFile }, { processStream, ProcessError }, { StatusPublisher }] = await Promise.all([
       import('../streaming/follow.js'),
@@ -307,6 +349,7 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
         ident: flags.ident,
         display: flags.quiet ? undefined : process.stdout,
         onUpdate: (doc) => publisher.update(doc),
+        ...(composed ? { composed } : {}),
         limits: await limitsFrom(flags),
       });
       process.stderr.write(summaryLine(result.document) + '\n');

@@ -23,6 +23,23 @@ export type HostCounts = z.infer<typeof hostCountsSchema>;
 export const runnerStatusSchema = z.enum(['starting', 'running', 'successful', 'failed', 'timeout', 'canceled', 'error']);
 export type RunnerStatus = z.infer<typeof runnerStatusSchema>;
 
+/**
+ * What `ajo compose` made for a spec.source job: the sidecar composes the stream before it
+ * follows the worker, and carries this in every document so the operator can record it.
+ */
+export const composedSchema = z.object({
+  /** The commit checked out, for a git project. */
+  commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/).optional(),
+  /** sha256 of the transmit stream the worker read, hex. */
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  bytes: count,
+  /** Files (and symlinks) in the private data dir the stream carries. */
+  files: count,
+  /** Milliseconds per step (startupMs: the process before compose began; gitMs, projectMs, requirementsMs, dataDirMs, transmitMs). */
+  timingsMs: z.record(z.string().max(32), count).optional(),
+});
+export type Composed = z.infer<typeof composedSchema>;
+
 export const statusDocumentSchema = z.object({
   ident: z.string().nullable(),
   /** waiting: no bytes yet; running: frames arriving; finished: eof seen; broken: the stream is malformed or cut. */
@@ -37,6 +54,8 @@ export const statusDocumentSchema = z.object({
   artifactsDir: z.string(),
   startedAt: z.string().nullable(),
   updatedAt: z.string(),
+  /** Present when this sidecar composed the job's stream (spec.source). */
+  composed: composedSchema.optional(),
 });
 export type StatusDocument = z.infer<typeof statusDocumentSchema>;
 

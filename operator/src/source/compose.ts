@@ -48,7 +48,7 @@ const OWN_DIRS = ['pdd', 'checkout', 'credentials', 'tmp', 'home'];
 export async function compose(options: ComposeOptions): Promise<ComposeSuccess> {
   const workDir = path.resolve(options.workDir);
   mkdirSync(workDir, { recursive: true, mode: 0o700 });
-  // A restarted init container finds its earlier attempt in the same emptyDir.
+  // A second run in the same pod (a restarted container) finds the first one's leftovers in the same emptyDir.
   const clean = (): void => {
     for (const dir of OWN_DIRS) rmSync(path.join(workDir, dir), { recursive: true, force: true });
   };

@@ -2,9 +2,11 @@
  * What `ajo compose` reports, shared with the controller that reads it back: the failure
  * reasons, the one JSON line written to stdout and the termination log, and the exit codes.
  *
- * Pure (zod only): the controller parses a pod's termination message with it.
+ * Pure (zod only): the controller parses the sidecar's termination message with it. Success
+ * is the status document's `composed` (protocol/status-document.ts), which the sidecar serves.
  */
 import { z } from 'zod';
+import { composedSchema } from '../protocol/status-document.js';
 
 /** Why a compose failed; each is a reason the AnsibleJob can carry as is. */
 export const COMPOSE_REASONS = [
@@ -29,17 +31,7 @@ export type ComposeReason = z.infer<typeof ComposeReason>;
 /** Kubernetes keeps at most this many bytes of a termination message. */
 export const TERMINATION_MESSAGE_LIMIT = 4096;
 
-export const ComposeSuccess = z.object({
-  /** The commit checked out, for a git project. */
-  commit: z.string().regex(/^[0-9a-f]{40}([0-9a-f]{24})?$/).optional(),
-  /** sha256 of the transmit stream written to --output, hex. */
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  bytes: z.number().int().min(0),
-  /** Files (and symlinks) in the private data dir the stream carries. */
-  files: z.number().int().min(0),
-  /** Milliseconds per step (startupMs: the process before compose began; gitMs, projectMs, requirementsMs, dataDirMs, transmitMs). */
-  timingsMs: z.record(z.string().max(32), z.number().int().min(0)).optional(),
-});
+export const ComposeSuccess = composedSchema;
 export type ComposeSuccess = z.infer<typeof ComposeSuccess>;
 
 export const ComposeFailure = z.object({

@@ -18,7 +18,7 @@ import type { JobEvent } from '../protocol/events.js';
 import { readFrames, StreamFormatError, writeOut, type Frame } from '../protocol/frames.js';
 import { describeFileSystemError } from '../protocol/fs-errors.js';
 import { DEFAULT_UNPACK_LIMITS, preloadZipReader, unpackArchive, UnsafeArchiveError, type UnpackLimits } from '../protocol/zip.js';
-import { hostCountsFromStats, runnerStatusSchema, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
+import { hostCountsFromStats, runnerStatusSchema, type Composed, type RunnerStatus, type StatusDocument } from '../protocol/status-document.js';
 
 export interface ProcessOptions {
   privateDataDir: string;
@@ -26,6 +26,8 @@ export interface ProcessOptions {
   ident?: string;
   /** Where playbook output is printed (stdout for the CLI); omit to stay quiet. */
   display?: Writable;
+  /** What compose made for this job (spec.source), carried in every status document. */
+  composed?: Composed;
   /** Called whenever the summary changes (for the status endpoint and file). */
   onUpdate?: (doc: StatusDocument) => void;
   /** Each job event as it is read (keepalives are not events). */
@@ -133,6 +135,7 @@ class ResultConsumer {
       artifactsDir,
       startedAt: null,
       updatedAt: new Date().toISOString(),
+      ...(options.composed ? { composed: options.composed } : {}),
     };
   }
 

@@ -47,6 +47,51 @@ describe('decide', () => {
     expect(plan.events.map((e) => e.reason)).toEqual(['Interrupted', 'Launched']);
   });
 
+  describe('podReplacementPolicy: never two attempts at once', () => {
+    const terminating = () =>
+      makePod('Running', { deletion: true, conditions: [{ type: 'DisruptionTarget', status: 'True', reason: 'DeletionByTaintManager' }], containerStatuses: [{ name: 'worker', state: { running: { startedAt: new Date(T0).toISOString() } } }] });
+
+    test('Failed (the default): a Terminating pod gets no successor yet; a condition and one Event say why', () => {
+      const job = makeJob({ backoffLimit: 2 }, launched({ podUID: 'pod-uid-1', phase: 'Running' }));
+      const plan = run(job, terminating());
+      expect(plan.createPod).toBeUndefined();
+      expect(plan.status?.attempts).toBe(1);
+      expect(plan.status?.conditions?.find((c) => c.type === 'AwaitingTermination')).toMatchObject({ status: 'True', reason: 'Disrupted' });
+      expect(plan.events).toEqual([{ type: 'Warning', reason: 'Interrupted', message: expect.stringContaining('the next attempt starts once it has ended (podReplacementPolicy: Failed)') }]);
+      const again = run(makeJob({ backoffLimit: 2 }, plan.status), terminating(), T0 + 60_000);
+      expect(again.events).toEqual([]);
+      expect(again.createPod).toBeUndefined();
+    });
+
+    test('Failed: once the pod is gone, the next attempt, with the reason it was interrupted for', () => {
+      const waiting = run(makeJob({ backoffLimit: 2 }, launched({ podUID: 'pod-uid-1', phase: 'Running' })), terminating());
+      const plan = run(makeJob({ backoffLimit: 2 }, waiting.status), undefined, T0 + 300_000);
+      expect(plan.status).toMatchObject({ attempts: 2, podName: 'demo-2' });
+      expect(plan.createPod?.metadata.name).toBe('demo-2');
+      expect(plan.status?.conditions?.find((c) => c.type === 'AwaitingTermination')).toMatchObject({ status: 'False', reason: 'Ended' });
+      expect(plan.status?.conditions?.find((c) => c.type === 'Interrupted')).toMatchObject({ reason: 'Disrupted' });
+    });
+
+    test('TerminatingOrFailed: the next attempt at once, as before', () => {
+      const plan = run(makeJob({ backoffLimit: 2, podReplacementPolicy: 'TerminatingOrFailed' }, launched({ podUID: 'pod-uid-1', phase: 'Running' })), terminating());
+      expect(plan.createPod?.metadata.name).toBe('demo-2');
+    });
+
+    test('a deleted pod that ended with the play done (worker rc 0) is judged, never run again', () => {
+      const ended = makePod('Succeeded', { deletion: true, containerStatuses: [terminated('worker', 0), terminated('process', 0, 'Completed', '{"status":"successful","rc":0}')] });
+      const plan = run(makeJob({ backoffLimit: 2 }, launched({ podUID: 'pod-uid-1', phase: 'Running' })), ended);
+      expect(plan.status).toMatchObject({ phase: 'Succeeded', attempts: 1 });
+      expect(plan.createPod).toBeUndefined();
+    });
+
+    test('a deleted pod that ended with its worker killed is an interruption, not a failed playbook', () => {
+      const ended = makePod('Failed', { deletion: true, containerStatuses: [terminated('worker', 137, 'Error'), terminated('process', 143, 'Error')] });
+      const plan = run(makeJob({ backoffLimit: 2 }, launched({ podUID: 'pod-uid-1', phase: 'Running' })), ended);
+      expect(plan.status).toMatchObject({ attempts: 2 });
+      expect(plan.status?.conditions?.find((c) => c.type === 'Interrupted')).toMatchObject({ reason: 'PodDeleted' });
+    });
+  });
+
   test('interruptions past backoffLimit fail the job', () => {
     const plan = run(makeJob({ backoffLimit: 1 }, launched({ attempts: 2, podName: 'demo-2', podUID: 'x' })), undefined);
     expect(plan.status).toMatchObject({ phase: 'Failed' });
@@ -145,31 +190,40 @@ describe('decide: jobs written as spec.source', () => {
   const SHA256 = 'b'.repeat(64);
   const COMMIT = 'c'.repeat(40);
   const launchedSource = (extra: Record<string, unknown> = {}) => ({ ...launched({ podName: 'site-1', jid: 'uid-2', podUID: 'pod-uid-1' }), ...extra });
-  const composeDone = terminated('compose', 0, 'Completed', JSON.stringify({ commit: COMMIT, sha256: SHA256, bytes: 2048, files: 3 }));
+  const composed = { commit: COMMIT, sha256: SHA256, bytes: 2048, files: 3 };
+  const runningDocument = (extra: Record<string, unknown> = {}) => ({ ...doc, composed, ...extra }) as StatusDocument;
+  const running = () => makePod('Running', { containerStatuses: [{ name: 'worker', state: { running: { startedAt: new Date(T0).toISOString() } } }] });
 
-  test('what compose made is recorded once, with an Event naming the repository and commit', () => {
-    const pod = makePod('Running', { initContainerStatuses: [composeDone] });
-    const plan = run(makeSourceJob({}, launchedSource()), pod);
+  test('what compose made (in the sidecar\'s status document) is recorded once, with an Event naming the repository and commit', () => {
+    const pod = running();
+    const plan = decide({ job: makeSourceJob({}, launchedSource()), pod, now: T0 + 5_000, podOptions, statusDocument: runningDocument() });
     expect(plan.status?.source).toEqual({ commit: COMMIT, streamSha256: SHA256, bytes: 2048 });
     expect(plan.events).toContainEqual({
       type: 'Normal',
       reason: 'Composed',
       message: `composed 3 files from ssh://git@git.fixtures.svc/srv/git/site.git at ${COMMIT}: 2048 bytes, sha256 ${SHA256}`,
     });
-    const again = run(makeSourceJob({}, { ...launchedSource(), ...plan.status }), pod);
+    const again = decide({ job: makeSourceJob({}, { ...launchedSource(), ...plan.status }), pod, now: T0 + 6_000, podOptions, statusDocument: runningDocument() });
     expect(again.events.filter((event) => event.reason === 'Composed')).toEqual([]);
+  });
+
+  test('a job that ends before any poll: what compose made comes from the sidecar\'s termination message', () => {
+    const summary = JSON.stringify({ ...doc, streamStatus: 'finished', status: 'successful', rc: 0, composed });
+    const pod = makePod('Succeeded', { containerStatuses: [terminated('worker', 0, 'Completed'), terminated('process', 0, 'Completed', summary)] });
+    const plan = run(makeSourceJob({}, launchedSource()), pod);
+    expect(plan.status).toMatchObject({ phase: 'Succeeded', source: { commit: COMMIT, streamSha256: SHA256, bytes: 2048 } });
   });
 
   test('a retry composes anew: status.source is cleared at the launch of the next attempt', () => {
     const recorded = launchedSource({ source: { commit: COMMIT, streamSha256: SHA256, bytes: 2048 } });
-    const plan = run(makeSourceJob({}, recorded), makePod('Failed', { reason: 'Evicted', initContainerStatuses: [composeDone] }));
+    const plan = run(makeSourceJob({}, recorded), makePod('Failed', { reason: 'Evicted' }));
     expect(plan.status).toMatchObject({ attempts: 2, podName: 'site-2' });
     expect(plan.status?.source).toBeUndefined();
   });
 
   test('the Composed Event says where compose spent its time', () => {
-    const timed = terminated('compose', 0, 'Completed', JSON.stringify({ sha256: SHA256, bytes: 10, files: 1, timingsMs: { startupMs: 180, gitMs: 90, transmitMs: 30 } }));
-    const plan = run(makeSourceJob({}, launchedSource()), makePod('Running', { initContainerStatuses: [timed] }));
+    const document = runningDocument({ composed: { sha256: SHA256, bytes: 10, files: 1, timingsMs: { startupMs: 180, gitMs: 90, transmitMs: 30 } } });
+    const plan = decide({ job: makeSourceJob({}, launchedSource()), pod: running(), now: T0 + 5_000, podOptions, statusDocument: document });
     expect(plan.events.find((event) => event.reason === 'Composed')?.message).toMatch(/ in startup 180 ms, git 90 ms, transmit 30 ms$/);
   });
 
@@ -178,7 +232,8 @@ describe('decide: jobs written as spec.source', () => {
     ['HostKeyMismatch', 'WARNING: REMOTE HOST IDENTIFICATION HAS CHANGED!'],
     ['RevisionNotFound', "revision 'v9' not found"],
   ])('compose failed with %s: the job fails with that reason and git\'s message, never retried', (reason, message) => {
-    const pod = makePod('Failed', { initContainerStatuses: [terminated('compose', 3, 'Error', JSON.stringify({ reason, message }))] });
+    const sidecar = terminated('process', 3, 'Error', JSON.stringify({ reason, message }));
+    const pod = makePod('Failed', { containerStatuses: [terminated('worker', 1, 'Error'), sidecar] });
     const plan = run(makeSourceJob({}, launchedSource()), pod);
     expect(plan.status).toMatchObject({ phase: 'Failed', attempts: 1 });
     expect(plan.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason, message });
@@ -186,10 +241,17 @@ describe('decide: jobs written as spec.source', () => {
     expect(plan.createPod).toBeUndefined();
   });
 
-  test('compose killed without a message: ComposeFailed with its exit code', () => {
-    const pod = makePod('Failed', { initContainerStatuses: [terminated('compose', 137, 'Error')] });
+  test('the verdict of a failed compose is known while the waiting worker is still ending', () => {
+    const sidecar = terminated('process', 3, 'Error', JSON.stringify({ reason: 'RevisionNotFound', message: "revision 'v9' not found" }));
+    const pod = makePod('Running', { containerStatuses: [{ name: 'worker', state: { running: { startedAt: new Date(T0).toISOString() } } }, sidecar] });
     const plan = run(makeSourceJob({}, launchedSource()), pod);
-    expect(plan.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason: 'ComposeFailed', message: 'compose exited with 137' });
+    expect(plan.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason: 'RevisionNotFound' });
+  });
+
+  test('a sidecar killed while composing (no outcome): the worker\'s own end decides, as for any sidecar that dies', () => {
+    const pod = makePod('Failed', { containerStatuses: [terminated('worker', 1, 'Error'), terminated('process', 137, 'Error')] });
+    const plan = run(makeSourceJob({}, launchedSource()), pod);
+    expect(plan.status?.conditions?.find((c) => c.type === 'Finished')).toMatchObject({ reason: 'PlaybookFailed' });
   });
 
   test('a missing Secret: a Waiting condition and one Event while it is missing, Failed after pendingTimeout naming it', () => {
@@ -214,7 +276,7 @@ describe('decide: jobs written as spec.source', () => {
     const warning = { reason: 'FailedMount', message: 'secret "fleet-key" not found' };
     const job = makeSourceJob({}, launchedSource());
     const first = decide({ job, pod: makePod('Pending'), now: T0 + 5_000, podOptions, podWarning: warning });
-    const started = makePod('Pending', { initContainerStatuses: [{ name: 'compose', state: { running: { startedAt: new Date(T0).toISOString() } } }] });
+    const started = makePod('Pending', { containerStatuses: [{ name: 'process', state: { running: { startedAt: new Date(T0).toISOString() } } }] });
     const next = decide({ job: { ...job, status: first.status }, pod: started, now: T0 + 20_000, podOptions });
     expect(next.status?.conditions?.find((c) => c.type === 'Waiting')).toMatchObject({ status: 'False', reason: 'Started' });
   });

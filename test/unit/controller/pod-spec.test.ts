@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ansibleRunnerScript, buildWorkerPod, podNameFor, shellWord } from '../../../operator/src/controller/pod/pod-spec.js';
+import { ansibleRunnerScript, buildWorkerPod, podNameFor, shellWord, waitForComposeScript } from '../../../operator/src/controller/pod/pod-spec.js';
 import { readFrames, type Frame } from '../../../operator/src/protocol/frames.js';
 import { restrictedPolicyViolations } from '../../../operator/src/controller/pod/restricted-policy.js';
 import { makeJob, makeSourceJob, podOptions, SHA } from './fixtures.js';
@@ -188,19 +188,54 @@ describe('worker pod of a job written as spec.source', () => {
     return built.pod as any;
   };
 
-  test('a compose init container writes the payload the worker reads; no sha256 to check against', () => {
+  test('the sidecar composes the payload first while the worker waits for it; no init container, no sha256 to check against', () => {
     const pod = build();
-    const [compose] = pod.spec.initContainers;
-    expect(compose.name).toBe('compose');
-    expect(compose.image).toBe(podOptions.composeImage);
-    expect(compose.command).toEqual([
-      'ajo', 'compose', '--source', '/etc/ajo/source.json', '--configmaps', '/sources/configmaps', '--secrets', '/sources/secrets',
-      '--work-dir', '/compose', '--output', '/payload/stream', '--worker-home', '/home/ajo', '--termination-log', '/dev/termination-log',
+    expect(pod.spec.initContainers).toBeUndefined();
+    const sidecar = containerNamed(pod, 'process');
+    expect(sidecar.image).toBe(podOptions.composeImage);
+    expect(sidecar.command).toEqual([
+      'ajo', 'process', '/artifacts', '--follow', '/shared/worker.out', '--ident', 'site-1', '--status-port', '8765', '--status-file', '/shared/status.json',
+      '--termination-log', '/dev/termination-log',
+      '--compose', '/etc/ajo/source.json', '--compose-configmaps', '/sources/configmaps', '--compose-secrets', '/sources/secrets',
+      '--compose-work-dir', '/compose', '--compose-output', '/payload/stream', '--compose-outcome-file', '/shared/compose.json', '--compose-worker-home', '/home/ajo',
     ]);
-    expect(compose.volumeMounts).toContainEqual({ name: 'payload', mountPath: '/payload' });
-    expect(containerNamed(pod, 'worker').command).toEqual(['ajo', 'worker', '--input', '/payload/stream', '--output', '/shared/worker.out', '--private-data-dir', '/runner']);
+    expect(sidecar.volumeMounts).toContainEqual({ name: 'payload', mountPath: '/payload' });
+    expect(sidecar.resources.limits.memory).toBe('512Mi');
+    expect(containerNamed(pod, 'worker').command).toEqual([
+      'ajo', 'worker', '--input', '/payload/stream', '--output', '/shared/worker.out', '--wait-for', '/shared/compose.json', '--wait-seconds', '660', '--private-data-dir', '/runner',
+    ]);
+    expect(containerNamed(pod, 'worker').volumeMounts).toContainEqual({ name: 'payload', mountPath: '/payload', readOnly: true });
     expect(containerNamed(pod, 'worker').env.map((e: any) => e.name)).not.toContain('AJO_PAYLOAD_SHA256');
     expect(pod.spec.volumes.find((v: any) => v.name === 'payload')).toEqual({ name: 'payload', emptyDir: {} });
+  });
+
+  describe('the shell wait of an image without ajo, run by a real sh', () => {
+    let dir: string;
+    beforeEach(() => {
+      dir = mkdtempSync(path.join(tmpdir(), 'ajo-wait-'));
+    });
+    afterEach(() => rmSync(dir, { recursive: true, force: true }));
+    const waitThen = (seconds: number) =>
+      spawnSync('/bin/sh', ['-c', `${waitForComposeScript(path.join(dir, 'stream'), path.join(dir, 'compose.json'), seconds)}\necho ran`], { encoding: 'utf8' });
+
+    test('outcome and stream there: it goes on to the worker', () => {
+      writeFileSync(path.join(dir, 'stream'), 'x');
+      writeFileSync(path.join(dir, 'compose.json'), '{}');
+      expect(waitThen(5)).toMatchObject({ status: 0, stdout: 'ran\n' });
+    });
+
+    test("an outcome without a stream (compose failed): exit 1 quoting compose's reason", () => {
+      writeFileSync(path.join(dir, 'compose.json'), '{"reason":"AuthFailed","message":"denied"}');
+      const result = waitThen(5);
+      expect(result).toMatchObject({ status: 1, stdout: '' });
+      expect(result.stderr).toBe(`no job stream at ${path.join(dir, 'stream')}: compose did not make one: {"reason":"AuthFailed","message":"denied"}\n`);
+    });
+
+    test('no outcome ever: exit 1 after the wait, saying so', () => {
+      const result = waitThen(1);
+      expect(result).toMatchObject({ status: 1, stdout: '' });
+      expect(result.stderr).toBe(`no job stream: ${path.join(dir, 'compose.json')} did not appear within 1 s\n`);
+    });
   });
 
   test('the source travels as a pod annotation read through the downward API, never Secret data', () => {
@@ -213,7 +248,7 @@ describe('worker pod of a job written as spec.source', () => {
     });
   });
 
-  test('each named ConfigMap and Secret is mounted once, read-only, in the compose container only', () => {
+  test('each named ConfigMap and Secret is mounted once, read-only, in the sidecar only: never where the playbook runs', () => {
     const pod = build({ extraVarsFrom: [{ secret: { name: 'vault', key: 'vars.yml' } }, { configMap: { name: 'hosts', key: 'vars.yml' } }] });
     const volumes = pod.spec.volumes.filter((v: any) => v.configMap || v.secret);
     expect(volumes).toEqual([
@@ -222,28 +257,29 @@ describe('worker pod of a job written as spec.source', () => {
       { name: 'secret-1', secret: { secretName: 'git-key', defaultMode: 0o440 } },
       { name: 'secret-2', secret: { secretName: 'vault', defaultMode: 0o440 } },
     ]);
-    const [compose] = pod.spec.initContainers;
-    expect(compose.volumeMounts).toEqual(expect.arrayContaining([
+    expect(containerNamed(pod, 'process').volumeMounts).toEqual(expect.arrayContaining([
       { name: 'configmap-0', mountPath: '/sources/configmaps/hosts', readOnly: true },
       { name: 'secret-2', mountPath: '/sources/secrets/vault', readOnly: true },
     ]));
-    for (const container of pod.spec.containers) {
-      expect(container.volumeMounts.map((m: any) => m.name)).not.toEqual(expect.arrayContaining(['secret-0']));
-    }
+    const workerVolumes = containerNamed(pod, 'worker').volumeMounts.map((m: any) => m.name);
+    expect(workerVolumes.filter((name: string) => /^(secret|configmap)-|^source-spec$|^compose$/.test(name))).toEqual([]);
   });
 
-  test('the compose container is hardened like the others and the pod passes the restricted profile', () => {
+  test('the composing sidecar keeps its hardening (read-only root) and the pod passes the restricted profile', () => {
     const pod = build();
-    const [compose] = pod.spec.initContainers;
-    expect(compose.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true });
-    expect(compose.terminationMessagePolicy).toBe('File');
+    const sidecar = containerNamed(pod, 'process');
+    expect(sidecar.securityContext).toEqual({ allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] }, readOnlyRootFilesystem: true, runAsNonRoot: true });
+    // compose's scratch (removed when it is done) is not the TMPDIR that process later stages the artifacts zip in.
+    expect(sidecar.env).toBeUndefined();
+    expect(sidecar.volumeMounts).toContainEqual({ name: 'process-tmp', mountPath: '/tmp' });
+    expect(sidecar.terminationMessagePolicy).toBe('File');
     expect(restrictedPolicyViolations(pod.spec)).toEqual([]);
   });
 
-  test('worker: ansible-runner skips the sha256 check of a composed stream', () => {
+  test('worker: ansible-runner waits for the composed stream in the shell and skips the sha256 check', () => {
     const built = buildWorkerPod({ ...makeSourceJob(), spec: { ...makeSourceJob().spec, worker: 'ansible-runner' } }, 1, podOptions);
     if (!built.ok) throw new Error('unexpected');
     const script = containerNamed(built.pod, 'worker').command[2];
-    expect(script).toBe('exec ansible-runner worker --private-data-dir /runner < "$AJO_PAYLOAD" >> /shared/worker.out');
+    expect(script).toBe(`${waitForComposeScript('/payload/stream')}\nexec ansible-runner worker --private-data-dir /runner < "$AJO_PAYLOAD" >> /shared/worker.out`);
   });
 });

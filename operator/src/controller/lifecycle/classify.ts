@@ -8,8 +8,8 @@
  * with that reason.
  */
 import type { AnsibleJobSpec } from '../../api/ansible-job.js';
-import { COMPOSE_CONTAINER, PROCESS_CONTAINER, WORKER_CONTAINER } from '../pod/pod-spec.js';
-import { isComposeFailure, parseComposeOutcome, type ComposeReason, type ComposeSuccess } from '../../source/outcome.js';
+import { PROCESS_CONTAINER, WORKER_CONTAINER } from '../pod/pod-spec.js';
+import { isComposeFailure, parseComposeOutcome, type ComposeReason } from '../../source/outcome.js';
 import type { ContainerStatus, Pod } from '../pod/pod-types.js';
 import { parseTerminationMessage, type TerminationSummary } from '../../protocol/status-document.js';
 
@@ -25,7 +25,8 @@ export type PodObservation =
   | { kind: 'succeeded'; rc: number; summary?: TerminationSummary; message: string }
   | { kind: 'failed'; rc: number | undefined; reason: 'PlaybookFailed' | 'ProcessFailed' | 'PodFailed'; summary?: TerminationSummary; message: string }
   | { kind: 'timedOut'; summary?: TerminationSummary; message: string }
-  | { kind: 'interrupted'; reason: InterruptionReason; message: string }
+  /** terminating: the pod is being deleted but has not ended; its containers may still run. */
+  | { kind: 'interrupted'; reason: InterruptionReason; message: string; terminating?: boolean }
   | { kind: 'cannotStart'; reason: StartFailureReason; message: string }
   | { kind: 'sourceFailed'; reason: ComposeReason; message: string };
 
@@ -53,31 +54,20 @@ function oomKilled(pod: Pod): ContainerStatus | undefined {
   return allContainerStatuses(pod).find((status) => status.state?.terminated?.reason === 'OOMKilled');
 }
 
-function summaryOf(pod: Pod): TerminationSummary | undefined {
+export function summaryOf(pod: Pod): TerminationSummary | undefined {
   return parseTerminationMessage(containerStatus(pod, PROCESS_CONTAINER)?.state?.terminated?.message);
 }
 
 /**
- * A compose init container that exited non-zero: the job's own source is at fault (a wrong
- * key, an unknown revision), so it fails with compose's reason and is never retried.
+ * A source job's sidecar that ended with compose's failure line (it composes before it follows
+ * the worker): the job's own source is at fault (a wrong key, an unknown revision), so it fails
+ * with compose's reason and is never retried. The worker, which waited for the stream, ends too.
  */
 function composeFailure(pod: Pod): Extract<PodObservation, { kind: 'sourceFailed' }> | undefined {
-  const compose = pod.status?.initContainerStatuses?.find((status) => status.name === COMPOSE_CONTAINER);
-  const terminated = compose?.state?.terminated ?? compose?.lastState?.terminated;
-  if (!terminated || terminated.exitCode === 0 || terminated.reason === 'OOMKilled') return undefined;
-  const outcome = terminated.message ? parseComposeOutcome(terminated.message) : null;
-  if (outcome && isComposeFailure(outcome)) return { kind: 'sourceFailed', reason: outcome.reason, message: outcome.message };
-  const said = terminated.message?.trim() ? `: ${terminated.message.trim()}` : '';
-  return { kind: 'sourceFailed', reason: 'ComposeFailed', message: `compose exited with ${terminated.exitCode}${said}` };
-}
-
-/** What compose made, once its init container has finished well. */
-export function composeResult(pod: Pod): ComposeSuccess | undefined {
-  const compose = pod.status?.initContainerStatuses?.find((status) => status.name === COMPOSE_CONTAINER);
-  const terminated = compose?.state?.terminated;
-  if (!terminated || terminated.exitCode !== 0) return undefined;
-  const outcome = terminated.message ? parseComposeOutcome(terminated.message) : null;
-  return outcome && !isComposeFailure(outcome) ? outcome : undefined;
+  const terminated = containerStatus(pod, PROCESS_CONTAINER)?.state?.terminated;
+  if (!terminated || terminated.exitCode === 0 || !terminated.message) return undefined;
+  const outcome = parseComposeOutcome(terminated.message);
+  return outcome && isComposeFailure(outcome) ? { kind: 'sourceFailed', reason: outcome.reason, message: outcome.message } : undefined;
 }
 
 function describe(pod: Pod): string {
@@ -145,13 +135,16 @@ export function classifyPod(pod: Pod, spec: AnsibleJobSpec, now: number, warning
   const phase = pod.status?.phase;
   const finished = phase === 'Succeeded' || phase === 'Failed';
 
-  if (pod.metadata.deletionTimestamp && !finished) {
+  if (pod.metadata.deletionTimestamp) {
     const disrupted = disruption(pod);
-    return {
-      kind: 'interrupted',
-      reason: disrupted ? 'Disrupted' : 'PodDeleted',
-      message: `pod ${pod.metadata.name} is being deleted${disrupted?.reason ? ` (${disrupted.reason})` : ''}`,
-    };
+    const reason = disrupted ? 'Disrupted' : 'PodDeleted';
+    const why = disrupted?.reason ? ` (${disrupted.reason})` : '';
+    if (!finished) return { kind: 'interrupted', reason, message: `pod ${pod.metadata.name} is being deleted${why}`, terminating: true };
+    // Ended while being deleted: a worker that got to rc 0 has done the play, so it is judged
+    // (never run again); any other end is the deletion's doing.
+    const worker = containerStatus(pod, WORKER_CONTAINER)?.state?.terminated;
+    if (worker?.exitCode !== 0) return { kind: 'interrupted', reason, message: `pod ${pod.metadata.name} was deleted and has ended${why}` };
+    return workerVerdict(pod, containerStatus(pod, WORKER_CONTAINER));
   }
   if (phase === 'Succeeded') return workerVerdict(pod, containerStatus(pod, WORKER_CONTAINER));
   if (phase === 'Failed') {
@@ -173,6 +166,9 @@ export function classifyPod(pod: Pod, spec: AnsibleJobSpec, now: number, warning
     return workerVerdict(pod, containerStatus(pod, WORKER_CONTAINER));
   }
   if (phase === 'Running' || phase === 'Unknown') {
+    // The worker may still be between the failed compose and its own end: the verdict is known.
+    const sourceFailed = spec.source ? composeFailure(pod) : undefined;
+    if (sourceFailed) return sourceFailed;
     const worker = containerStatus(pod, WORKER_CONTAINER);
     const finishedAt = worker?.state?.terminated ? time(worker.state.terminated.finishedAt, now) : undefined;
     if (finishedAt !== undefined && now - finishedAt >= PROCESS_GRACE_MS) {

@@ -21,7 +21,7 @@ import {
 import { artifactsLocation, buildWorkerPod, identFor, podNameFor, type PodBuildOptions } from '../pod/pod-spec.js';
 import type { Pod, PodManifest } from '../pod/pod-types.js';
 import type { StatusDocument, TerminationSummary } from '../../protocol/status-document.js';
-import { classifyPod, composeResult, PROCESS_GRACE_MS, type PodObservation } from './classify.js';
+import { classifyPod, PROCESS_GRACE_MS, summaryOf, type PodObservation } from './classify.js';
 
 export const STDOUT_TAIL_CHARS = 2048;
 
@@ -212,6 +212,8 @@ function launch(plan: PlanBuilder, attempt: number, why: string) {
 
 function retryOrFail(plan: PlanBuilder, observation: Extract<PodObservation, { kind: 'interrupted' }>) {
   const attempts = plan.status.attempts ?? 1;
+  const awaited = plan.status.conditions?.find((condition) => condition.type === CONDITION_AWAITING_TERMINATION);
+  if (awaited?.status === 'True') plan.condition(CONDITION_AWAITING_TERMINATION, 'False', 'Ended', `attempt ${attempts}: its pod has ended`);
   const retriesUsed = attempts - 1;
   plan.event('Warning', 'Interrupted', `${observation.reason}: ${observation.message}`);
   plan.condition('Interrupted', 'True', observation.reason, `attempt ${attempts}: ${observation.message}`);
@@ -224,6 +226,27 @@ function retryOrFail(plan: PlanBuilder, observation: Extract<PodObservation, { k
     'Failed',
     'BackoffLimitExceeded',
     `interrupted ${attempts} time(s), backoffLimit ${plan.job.spec.backoffLimit}; last: ${observation.reason}: ${observation.message}`,
+  );
+}
+
+/** The condition that shows an interrupted attempt waiting for its pod to end before the next. */
+export const CONDITION_AWAITING_TERMINATION = 'AwaitingTermination';
+
+/**
+ * podReplacementPolicy Failed: the pod is Terminating, but until it has ended its play may be
+ * running (a kubelet that lost its API server keeps its containers), so the next attempt waits.
+ * It starts when the pod has ended or is gone (decide, `!pod`); the Event is sent once.
+ */
+function awaitTermination(plan: PlanBuilder, pod: Pod, observed: Extract<PodObservation, { kind: 'interrupted' }>) {
+  const current = plan.status.conditions?.find((condition) => condition.type === CONDITION_AWAITING_TERMINATION);
+  if (current?.status === 'True') return;
+  const attempt = plan.status.attempts ?? 1;
+  plan.event('Warning', 'Interrupted', `${observed.reason}: ${observed.message}; the next attempt starts once it has ended (podReplacementPolicy: Failed)`);
+  plan.condition(
+    CONDITION_AWAITING_TERMINATION,
+    'True',
+    observed.reason,
+    `attempt ${attempt}: pod ${pod.metadata.name} is terminating; no new attempt until it has ended or is gone, so that two never run at once`,
   );
 }
 
@@ -260,7 +283,8 @@ function applyObservation(plan: PlanBuilder, pod: Pod, observed: PodObservation)
       finish(plan, 'TimedOut', 'DeadlineExceeded', `async ${plan.job.spec.async}s exceeded: ${observed.message}`, progressFields(observed.summary));
       return;
     case 'interrupted':
-      retryOrFail(plan, observed);
+      if (observed.terminating && plan.job.spec.podReplacementPolicy !== 'TerminatingOrFailed') awaitTermination(plan, pod, observed);
+      else retryOrFail(plan, observed);
       return;
     case 'cannotStart':
       finish(plan, 'Failed', observed.reason, observed.message);
@@ -301,10 +325,13 @@ function applyPodWarning(plan: PlanBuilder, pod: Pod) {
   plan.event('Warning', warning.reason, `pod ${pod.metadata.name}: ${warning.message}`);
 }
 
-/** Records what compose made (the commit, the stream's sha256) the first time it is seen. */
+/**
+ * Records what compose made (the commit, the stream's sha256) the first time it is seen: the
+ * sidecar carries it in each status document it serves and in its termination message.
+ */
 function recordComposed(plan: PlanBuilder, pod: Pod) {
   if (plan.status.source || !plan.job.spec.source) return;
-  const composed = composeResult(pod);
+  const composed = plan.observation.statusDocument?.composed ?? summaryOf(pod)?.composed;
   if (!composed) return;
   plan.status.source = { ...(composed.commit ? { commit: composed.commit } : {}), streamSha256: composed.sha256, bytes: composed.bytes };
   const git = plan.job.spec.source.project?.git;
@@ -380,7 +407,10 @@ export function decide(observation: Observation): Plan {
       if (built.ok) plan.createPod = built.pod;
       return plan.build();
     }
-    retryOrFail(plan, { kind: 'interrupted', reason: 'PodDeleted', message: `pod ${status.podName} was deleted` });
+    // A pod awaited while it terminated keeps the reason it was interrupted for.
+    const awaited = status.conditions?.find((condition) => condition.type === CONDITION_AWAITING_TERMINATION && condition.status === 'True');
+    const reason = awaited?.reason === 'Disrupted' ? 'Disrupted' : 'PodDeleted';
+    retryOrFail(plan, { kind: 'interrupted', reason, message: `pod ${status.podName} was deleted${awaited ? ' and has ended' : ''}` });
     return plan.build();
   }
   if (pod.metadata.uid && status.podUID !== pod.metadata.uid) status.podUID = pod.metadata.uid;

@@ -2,8 +2,10 @@
  * Builds the worker pod of one attempt of an AnsibleJob: a `worker` container
  * that reads the payload file and appends the result stream to a file on a shared emptyDir,
  * and a `process` sidecar that follows that file, writes artifacts and serves the status
- * document. A job written as spec.source gets a `compose` init container first, which makes
- * the payload file from the mounted ConfigMaps, Secrets and a git checkout. Pure: the same job
+ * document. For a job written as spec.source the sidecar first composes the payload file from
+ * the mounted ConfigMaps, Secrets and a git checkout, while the worker waits for it: the
+ * Secrets never reach the playbook's container, and the pod pays no init container (whose
+ * end the kubelet notices only at its next relist, up to a second later). Pure: the same job
  * and attempt always give the same pod.
  */
 import {
@@ -29,7 +31,7 @@ export interface PodBuildOptions {
   defaultImage: string;
   /** Image of the process sidecar; it needs `ajo`, which an arbitrary EE image may lack. */
   processImage: string;
-  /** Image of the compose init container of spec.source jobs: ajo, git, ssh and ansible-galaxy. */
+  /** Image of the sidecar of spec.source jobs, which composes too: ajo, git, ssh and ansible-galaxy. */
   composeImage: string;
   /** Port of the sidecar's GET /status. */
   statusPort: number;
@@ -48,7 +50,6 @@ export const PROCESS_TMP_DIR = '/tmp';
 export const TERMINATION_LOG = '/dev/termination-log';
 export const WORKER_CONTAINER = 'worker';
 export const PROCESS_CONTAINER = 'process';
-export const COMPOSE_CONTAINER = 'compose';
 /** The pod annotation that holds spec.source as JSON; the compose container reads it through the downward API. */
 export const ANNOTATION_SOURCE = 'ajo.dev/source';
 export const SOURCE_SPEC_DIR = '/etc/ajo';
@@ -56,7 +57,10 @@ export const SOURCE_SPEC_FILE = `${SOURCE_SPEC_DIR}/source.json`;
 export const CONFIGMAPS_DIR = '/sources/configmaps';
 export const SECRETS_DIR = '/sources/secrets';
 export const COMPOSE_WORK_DIR = '/compose';
-
+/** compose's outcome line, renamed into place once the stream is whole (or compose failed): the worker waits for it. */
+export const COMPOSE_OUTCOME = `${SHARED_DIR}/compose.json`;
+/** How long a source job's worker waits for the stream: compose's own limit (600 s) and a margin for the sidecar's start. */
+export const COMPOSE_WAIT_SECONDS = 660;
 export function podNameFor(jobName: string, attempt: number): string {
   return `${jobName}-${attempt}`;
 }
@@ -129,10 +133,30 @@ export function ansibleRunnerScript(payload: string, output = WORKER_OUTPUT, che
   ].join('\n');
 }
 
+/**
+ * For an image without ajo: wait for compose's outcome file, then for the stream it names, as
+ * `ajo worker --wait-for` does. The EE image may lack inotify tools, so the shell looks every
+ * tenth of a second; a failed compose leaves no stream, and its reason is the sidecar's.
+ */
+export function waitForComposeScript(payload: string, outcome = COMPOSE_OUTCOME, seconds = COMPOSE_WAIT_SECONDS): string {
+  const [outcomeWord, payloadWord] = [shellWord(outcome), shellWord(payload)];
+  return [
+    'waited=0',
+    `until [ -e ${outcomeWord} ]; do`,
+    `  if [ "$waited" -ge ${seconds * 10} ]; then echo ${shellWord(`no job stream: ${outcome} did not appear within ${seconds} s`)} >&2; exit 1; fi`,
+    '  sleep 0.1; waited=$((waited + 1))',
+    'done',
+    `if [ ! -e ${payloadWord} ]; then echo ${shellWord(`no job stream at ${payload}: compose did not make one:`)} "$(cat ${outcomeWord})" >&2; exit 1; fi`,
+  ].join('\n');
+}
+
 function workerCommand(spec: AnsibleJobSpec): string[] {
   // A composed stream is made in the same pod a moment before: there is no sha256 to hold it to.
   const sha256 = spec.payload?.sha256;
-  if (spec.worker === 'ansible-runner') return ['sh', '-c', ansibleRunnerScript(payloadFile(spec), WORKER_OUTPUT, sha256 !== undefined)];
+  if (spec.worker === 'ansible-runner') {
+    const run = ansibleRunnerScript(payloadFile(spec), WORKER_OUTPUT, sha256 !== undefined);
+    return ['sh', '-c', spec.source ? `${waitForComposeScript(payloadFile(spec))}\n${run}` : run];
+  }
   return [
     'ajo',
     'worker',
@@ -141,6 +165,7 @@ function workerCommand(spec: AnsibleJobSpec): string[] {
     '--output',
     WORKER_OUTPUT,
     ...(sha256 ? ['--input-sha256', sha256] : []),
+    ...(spec.source ? ['--wait-for', COMPOSE_OUTCOME, '--wait-seconds', String(COMPOSE_WAIT_SECONDS)] : []),
     '--private-data-dir',
     PRIVATE_DATA_DIR,
   ];
@@ -208,47 +233,31 @@ function sourceVolumes(source: Source): { volumes: JsonObject[]; mounts: JsonObj
   };
 }
 
-function composeContainer(spec: AnsibleJobSpec, mounts: JsonObject[], options: PodBuildOptions): JsonObject {
-  return {
-    name: COMPOSE_CONTAINER,
-    image: options.composeImage,
-    imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
-    command: [
-      'ajo',
-      'compose',
-      '--source',
-      SOURCE_SPEC_FILE,
-      '--configmaps',
-      CONFIGMAPS_DIR,
-      '--secrets',
-      SECRETS_DIR,
-      '--work-dir',
-      COMPOSE_WORK_DIR,
-      '--output',
-      payloadFile(spec),
-      '--worker-home',
-      HOME_DIR,
-      '--termination-log',
-      TERMINATION_LOG,
-    ],
-    // git, ssh and ansible-galaxy write under HOME and TMPDIR; the root filesystem stays read-only.
-    env: [
-      { name: 'HOME', value: `${COMPOSE_WORK_DIR}/home` },
-      { name: 'TMPDIR', value: `${COMPOSE_WORK_DIR}/tmp` },
-    ],
-    resources: { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '512Mi' } },
-    securityContext: containerSecurityContext(true),
-    volumeMounts: mounts,
-    terminationMessagePath: TERMINATION_LOG,
-    terminationMessagePolicy: 'File',
-  };
+/** The flags that make the sidecar compose the stream first (`ajo process --compose`, as `ajo compose`). */
+function composeFlags(spec: AnsibleJobSpec): string[] {
+  return [
+    '--compose',
+    SOURCE_SPEC_FILE,
+    '--compose-configmaps',
+    CONFIGMAPS_DIR,
+    '--compose-secrets',
+    SECRETS_DIR,
+    '--compose-work-dir',
+    COMPOSE_WORK_DIR,
+    '--compose-output',
+    payloadFile(spec),
+    '--compose-outcome-file',
+    COMPOSE_OUTCOME,
+    '--compose-worker-home',
+    HOME_DIR,
+  ];
 }
 
-function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuildOptions): JsonObject {
+function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuildOptions, composeMounts: JsonObject[] | undefined): JsonObject {
   const subPath = spec.artifacts?.subPath;
   return {
     name: PROCESS_CONTAINER,
-    image: options.processImage,
+    image: composeMounts ? options.composeImage : options.processImage,
     imagePullPolicy: spec.imagePullPolicy ?? 'IfNotPresent',
     command: [
       'ajo',
@@ -264,9 +273,15 @@ function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuild
       STATUS_FILE,
       '--termination-log',
       TERMINATION_LOG,
+      ...(composeMounts ? composeFlags(spec) : []),
     ],
+    // No HOME or TMPDIR here: compose gives git, ssh and ansible-galaxy their own inside its work
+    // dir (and removes it when done), while process stages the artifacts zip in /tmp.
     ports: [{ name: 'status', containerPort: options.statusPort, protocol: 'TCP' }],
-    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
+    // Composing runs git and ansible-galaxy, which need more room than following a stream.
+    resources: composeMounts
+      ? { requests: { cpu: '100m', memory: '64Mi' }, limits: { memory: '512Mi' } }
+      : { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '256Mi' } },
     securityContext: containerSecurityContext(true),
     volumeMounts: [
       { name: 'shared', mountPath: SHARED_DIR },
@@ -274,6 +289,7 @@ function processContainer(spec: AnsibleJobSpec, ident: string, options: PodBuild
       // The root filesystem is read-only; the artifacts zip at the end of the stream is
       // written to a temp file before it is unpacked.
       { name: 'process-tmp', mountPath: PROCESS_TMP_DIR },
+      ...(composeMounts ?? []),
     ],
     terminationMessagePath: TERMINATION_LOG,
     terminationMessagePolicy: 'File',
@@ -307,7 +323,7 @@ export function defaultWorkerPod(
 ): PodManifest {
   const { spec } = job;
   const name = podNameFor(job.metadata.name, attempt);
-  // The volumes and the compose container's mounts of a source job, worked out once for both.
+  // The volumes and the composing sidecar's mounts of a source job, worked out once for both.
   const composed = spec.source ? sourceVolumes(spec.source) : undefined;
   return {
     apiVersion: 'v1',
@@ -335,8 +351,7 @@ export function defaultWorkerPod(
         fsGroup: RUNNER_UID,
         seccompProfile: { type: 'RuntimeDefault' },
       },
-      ...(composed ? { initContainers: [composeContainer(spec, composed.mounts, options)] } : {}),
-      containers: [workerContainer(spec, options), processContainer(spec, identFor(job.metadata.name, attempt), options)],
+      containers: [workerContainer(spec, options), processContainer(spec, identFor(job.metadata.name, attempt), options, composed?.mounts)],
       volumes: [
         payloadVolume(spec),
         ...(composed ? composed.volumes : []),
