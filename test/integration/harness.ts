@@ -73,6 +73,13 @@ export async function ensureCrd(kube: KubeClient): Promise<void> {
     // Discovery lags establishment by a moment; a list proves the endpoint serves.
     await waitFor(`${crd.spec.names.plural} served`, async () => (await kube.get(paths.ajoResources(crd.spec.names.plural, 'default')).then(() => true, () => undefined)));
   }
+  // A replaced CRD's schema takes effect a moment after the write: until a dry-run create keeps
+  // this branch's newest fields (and passes its CEL rules), objects would be pruned or refused.
+  await waitFor('the AnsibleJob schema of crds/ in effect', async () => {
+    const probe = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: 'schema-probe' }, spec: { templateRef: { name: 'probe' }, queue: 'probe' } };
+    const created = await kube.request<{ spec?: { queue?: string } }>('POST', paths.ansibleJobs('default'), { body: probe, query: { dryRun: 'All' } });
+    return created.spec?.queue === 'probe' ? true : undefined;
+  });
 }
 
 /** A fresh namespace with a default service account (no controller-manager may run to make one). */

@@ -170,6 +170,7 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
     kube = client();
     await ensureCrd(kube);
   });
+  beforeEach(() => ensureCrd(kube));
   afterEach(async () => {
     await Promise.all(operators.splice(0).map((operator) => operator.stop()));
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');

@@ -69,6 +69,9 @@ describeCluster('AnsibleJobTemplate and AnsibleQueue on a real API server', () =
     await ensureCrd(kube);
     namespace = await createNamespace(kube, 'ajo-tq');
   });
+  // On a cluster shared with other suites, one of them may have applied an AnsibleJob CRD
+  // without this branch's fields since the last test (they would be pruned): apply ours again.
+  beforeEach(() => ensureCrd(kube));
   afterEach(async () => {
     await Promise.all(operators.splice(0).map((operator) => operator.stop()));
   });
@@ -111,7 +114,8 @@ describeCluster('AnsibleJobTemplate and AnsibleQueue on a real API server', () =
     await kube.mergePatch(paths.ansibleJob(namespace, 'limited'), { spec: { suspend: false } });
     const launched = await jobWhen('limited', 'launched', (j) => (j.status?.attempts ?? 0) > 0);
     expect(launched.status.template).toMatchObject({ generation: 1, spec: { source: { limit: 'web' } } });
-    const pod = await kube.get<any>(paths.pod(namespace, 'limited-1'));
+    // The pod follows the launch's status write.
+    const pod = await waitFor('pod limited-1', () => kube.getOrUndefined<any>(paths.pod(namespace, 'limited-1')));
     expect(JSON.parse(pod.metadata.annotations['ajo.dev/source'])).toMatchObject({ limit: 'web', extraVars: { greeting: 'hej' } });
     const status = await waitFor('template status counts both jobs', async () => {
       const got = await kube.get<TemplateObject>(paths.ajoResource('ansiblejobtemplates', namespace, 'site'));
