@@ -164,13 +164,17 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
   const operators: RunningOperator[] = [];
   const children: ChildProcess[] = [];
   const watching: { stop: () => Promise<void> }[] = [];
+  let crdProblem: Error | undefined;
   const logDir = mkdtempSync(path.join(tmpdir(), 'ajo-queue-node-'));
 
   beforeAll(async () => {
     kube = client();
     await ensureCrd(kube);
   });
-  beforeEach(() => ensureCrd(kube));
+  beforeEach(async () => {
+    crdProblem = undefined;
+    await ensureCrd(kube);
+  });
   afterEach(async () => {
     await Promise.all(operators.splice(0).map((operator) => operator.stop()));
     for (const child of children.splice(0)) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
@@ -202,7 +206,6 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
     }
   }
 
-  let crdProblem: Error | undefined;
   async function verifyDrained(namespace: string, observer: QueueObserver, watches: { stop: () => Promise<void> }[]) {
     await waitFor(`all ${JOBS} jobs finished`, async () => {
       await assertOurCrd(kube).catch((error: Error) => {
