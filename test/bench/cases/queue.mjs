@@ -68,6 +68,10 @@ export async function queueCase({ jobs, log }) {
   try {
     await waitForServiceAccount(kube, namespace);
     await kube.create(paths.ajoResources('ansiblequeues', namespace), { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleQueue', metadata: { name: 'bench' }, spec: { maxRunning: MAX_RUNNING } });
+    // On a shared cluster another checkout may apply an AnsibleJob CRD without spec.queue; the
+    // API server then prunes it and jobs launch unqueued. The run says so rather than mislead.
+    const crdGeneration = async () => (await kube.get('/apis/apiextensions.k8s.io/v1/customresourcedefinitions/ansiblejobs.ajo.dev')).metadata.generation;
+    const generationBefore = await crdGeneration();
     operator = await startOperator(namespace, log);
     const pods = await livePodWatch(kube, paths, namespace);
     const started = Date.now();
@@ -95,6 +99,8 @@ export async function queueCase({ jobs, log }) {
     }
     await sleep(SETTLE_MS);
     const podsAtEnd = pods.count;
+    const crdReplaced = (await crdGeneration()) !== generationBefore;
+    if (crdReplaced) log('  the AnsibleJob CRD was replaced during the run (another checkout applied its own): the pod counts do not stand for the queue');
     const mostPods = pods.most;
     await pods.stop();
     const { peakRssKb, cpuSeconds } = await operator.stop();
@@ -102,7 +108,7 @@ export async function queueCase({ jobs, log }) {
     log(`  created in ${(createMs / 1000).toFixed(1)} s; settled in ${(settledMs / 1000).toFixed(1)} s; ${podsAtEnd} pods at the end (most at once ${mostPods}); operator peak RSS ${Math.round(peakRssKb / 1024)} MB, CPU ${cpuSeconds.toFixed(1)} s`);
     return {
       case: `(f) queue, ${jobs} AnsibleJobs, maxRunning ${MAX_RUNNING}`,
-      result: { jobs, maxRunning: MAX_RUNNING, createMs, settledMs, podsAtEnd, mostPodsAtOnce: mostPods, operatorPeakRssKb: peakRssKb, operatorCpuSeconds: cpuSeconds },
+      result: { jobs, maxRunning: MAX_RUNNING, createMs, settledMs, podsAtEnd, mostPodsAtOnce: mostPods, operatorPeakRssKb: peakRssKb, operatorCpuSeconds: cpuSeconds, crdReplaced },
       target: `exactly ${Math.min(jobs, MAX_RUNNING)} pods at the end, never more`,
       met: podsAtEnd === Math.min(jobs, MAX_RUNNING) && mostPods === Math.min(jobs, MAX_RUNNING),
     };
