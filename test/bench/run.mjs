@@ -5,11 +5,12 @@
 //   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
 //   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
 //   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root),
-//   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG).
+//   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG),
+//   (g) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history] [--reps N]
+//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue] [--reps N]
 //                           [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -19,11 +20,12 @@ import { historyCase } from './cases/history.mjs';
 import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
 import { pipelineCase } from './cases/pipeline.mjs';
 import { processCase } from './cases/process.mjs';
+import { queueCase, queueSkipReason } from './cases/queue.mjs';
 import { transmitCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'history'];
+const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'history', 'queue'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -37,7 +39,7 @@ function parseOptions() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history] [--reps N] [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue] [--reps N] [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -110,6 +112,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await historyCase({ jobs: options.historyJobs, log }));
+    }
+  }
+  if (options.only.includes('queue')) {
+    const reason = await queueSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED queue scale: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await queueCase({ jobs: options.jobs, log }));
     }
   }
   const totalSeconds = Math.round((Date.now() - started) / 1000);

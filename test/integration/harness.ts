@@ -50,24 +50,28 @@ export const describeWithNode: Describe =
 
 export const SHA = 'b'.repeat(64);
 export const CRD_PATH = new URL('../../crds/ajo.dev_ansiblejobs.yaml', import.meta.url);
-/** Every operator also runs the AnsibleSchedule controller, which needs its CRD. */
-export const SCHEDULE_CRD_PATH = new URL('../../crds/ajo.dev_ansibleschedules.yaml', import.meta.url);
 
 export function client(): KubeClient {
   return new KubeClient(loadClusterAccess());
 }
 
+/** Every CRD of crds/ (AnsibleJob, AnsibleJobTemplate, AnsibleQueue, AnsibleSchedule), as generated from the zod API. */
+export const CRD_PATHS = ['ansiblejobs', 'ansiblejobtemplates', 'ansiblequeues', 'ansibleschedules'].map((plural) => new URL(`../../crds/ajo.dev_${plural}.yaml`, import.meta.url));
+
 export async function ensureCrd(kube: KubeClient): Promise<void> {
-  await applyCrd(kube, SCHEDULE_CRD_PATH);
-  await applyCrd(kube, CRD_PATH);
-  // Discovery lags establishment by a moment; a list proves the endpoint serves.
-  await waitFor('ansiblejobs served', async () => (await kube.get(paths.ansibleJobs('default')).then(() => true, () => undefined)));
-  await waitFor('ansibleschedules served', async () => (await kube.get('/apis/ajo.dev/v1alpha1/namespaces/default/ansibleschedules').then(() => true, () => undefined)));
+  for (const file of CRD_PATHS) await applyCrd(kube, file);
+  // A replaced CRD's schema takes effect a moment after the write: until a dry-run create keeps
+  // this checkout's newest fields (and passes its CEL rules), objects would be pruned or refused.
+  await waitFor('the AnsibleJob schema of crds/ in effect', async () => {
+    const probe = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: 'schema-probe' }, spec: { templateRef: { name: 'probe' }, queue: 'probe' } };
+    const created = await kube.request<{ spec?: { queue?: string } }>('POST', paths.ansibleJobs('default'), { body: probe, query: { dryRun: 'All' } });
+    return created.spec?.queue === 'probe' ? true : undefined;
+  });
 }
 
 async function applyCrd(kube: KubeClient, file: URL): Promise<void> {
   const { parse } = await import('yaml');
-  const crd = parse(readFileSync(file, 'utf8')) as { metadata: { name: string } };
+  const crd = parse(readFileSync(file, 'utf8')) as { metadata: { name: string }; spec: { names: { plural: string } } };
   const path = `/apis/apiextensions.k8s.io/v1/customresourcedefinitions`;
   // Suites run in parallel and each puts the CRD: a 409 (another one wrote it between our read
   // and our write, or created it first) means read again and put again.
@@ -81,10 +85,12 @@ async function applyCrd(kube: KubeClient, file: URL): Promise<void> {
       if (!(error instanceof KubeApiError && error.status === 409) || attempt === 5) throw error;
     }
   }
-  await waitFor('CRD established', async () => {
+  await waitFor(`CRD ${crd.metadata.name} established`, async () => {
     const got = await kube.get<{ status?: { conditions?: { type: string; status: string }[] } }>(`${path}/${crd.metadata.name}`);
     return got.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') || undefined;
   });
+  // Discovery lags establishment by a moment; a list proves the endpoint serves.
+  await waitFor(`${crd.spec.names.plural} served`, async () => (await kube.get(paths.ajoResources(crd.spec.names.plural, 'default')).then(() => true, () => undefined)));
 }
 
 /** A fresh namespace with a default service account (no controller-manager may run to make one). */

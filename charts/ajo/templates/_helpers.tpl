@@ -94,6 +94,12 @@ removes it (no sweep has to list Secrets, which would return their data).
 - apiGroups: [ajo.dev]
   resources: [ansiblejobs/status, ansiblejobs/finalizers]
   verbs: [update]
+- apiGroups: [ajo.dev]
+  resources: [ansiblequeues, ansiblejobtemplates]
+  verbs: [get, list, watch]
+- apiGroups: [ajo.dev]
+  resources: [ansiblequeues/status, ansiblejobtemplates/status]
+  verbs: [update]
 - apiGroups: [""]
   resources: [pods]
   verbs: [get, list, watch, create, delete]
@@ -105,4 +111,13 @@ removes it (no sweep has to list Secrets, which would return their data).
 - apiGroups: [""]
   resources: [events]
   verbs: [create, list]
+{{- end }}
+
+{{/* defaultQueues as the operator's AJO_DEFAULT_QUEUES: ns=queue,ns=queue (sorted by namespace). */}}
+{{- define "ajo.defaultQueues" -}}
+{{- $pairs := list }}
+{{- range $namespace, $queue := .Values.defaultQueues }}
+{{- $pairs = append $pairs (printf "%s=%s" $namespace $queue) }}
+{{- end }}
+{{- join "," $pairs }}
 {{- end }}

@@ -117,7 +117,8 @@ export const DEFAULT_BACKOFF_LIMIT = 3;
 export const DEFAULT_PENDING_TIMEOUT_SECONDS = 600;
 export const DEFAULT_IMAGE_PULL_BACKOFF_TIMEOUT_SECONDS = 120;
 
-export const AnsibleJobSpec = z
+/** The fields of a job that say what runs and how: an AnsibleJob's own, or an AnsibleJobTemplate's `spec.job`. */
+export const jobSpecFields = z
   .object({
     payload: Payload.optional(),
     source: Source.optional(),
@@ -173,20 +174,79 @@ export const AnsibleJobSpec = z
         description:
           'Merged over the default worker pod (containers and volumes by name). Settings that break the restricted pod security profile are refused.',
       }),
+    queue: kubeName.optional().meta({
+      description:
+        "An AnsibleQueue in the job's namespace: the job waits in phase Queued until the queue has a free slot (maxRunning). The operator's default queue of the namespace applies when unset.",
+    }),
+    priority: z.int().min(-1000).max(1000).optional().meta({
+      description: 'Order in the queue: higher first (default 0), then creation time, then name.',
+    }),
+  });
+
+/** The launch-time fields an AnsibleJobTemplate may let a job override (AWX's "prompt on launch"). */
+export const OVERRIDABLE_FIELDS = ['extraVars', 'limit', 'tags'] as const;
+export const OverridableField = z.enum(OVERRIDABLE_FIELDS);
+export type OverridableField = z.infer<typeof OverridableField>;
+
+export const JobOverrides = z
+  .object({
+    extraVars: z
+      .record(z.string(), z.unknown())
+      .optional()
+      .meta({ description: "Merged over the template's source.extraVars (top-level keys replaced).", 'x-kubernetes-preserve-unknown-fields': true }),
+    limit: z.string().min(1).max(1024).optional().meta({ description: "Replaces the template's source.limit." }),
+    tags: z.array(z.string().min(1).max(253)).max(64).optional().meta({ description: "Replaces the template's source.tags." }),
   })
-  .refine((spec) => spec.async === undefined || spec.poll === undefined || spec.poll <= spec.async, {
-    message: 'poll must not exceed async',
+  .meta({ description: 'Launch-time values; only the fields the template lists in spec.overridable are accepted.' });
+export type JobOverrides = z.infer<typeof JobOverrides>;
+
+const pollWithinAsync = {
+  check: (spec: { async?: number | undefined; poll?: number | undefined }) => spec.async === undefined || spec.poll === undefined || spec.poll <= spec.async,
+  rule: { rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' },
+};
+
+export const AnsibleJobSpec = jobSpecFields
+  .extend({
+    templateRef: z
+      .object({ name: kubeName.meta({ description: "An AnsibleJobTemplate in the job's namespace." }) })
+      .optional()
+      .meta({ description: 'Take what runs from a template, resolved once when the job is first seen (status.template).' }),
+    overrides: JobOverrides.optional(),
   })
-  .refine((spec) => (spec.payload === undefined) !== (spec.source === undefined), {
+  // Refinements are zod's copy of the CEL rules: toJSONSchema ignores them, and .meta() must
+  // come after them because each refine returns a new schema without the metadata.
+  .refine(pollWithinAsync.check, { message: pollWithinAsync.rule.message })
+  .refine((spec) => spec.templateRef !== undefined || (spec.payload === undefined) !== (spec.source === undefined), {
     message: 'must name exactly one of payload or source',
   })
+  .refine((spec) => spec.templateRef === undefined || (spec.payload === undefined && spec.source === undefined), {
+    message: 'a job with templateRef takes its payload or source from the template: name neither',
+  })
+  .refine((spec) => spec.overrides === undefined || spec.templateRef !== undefined, { message: 'overrides need a templateRef' })
   .meta({
     'x-kubernetes-validations': [
-      { rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' },
-      { rule: 'has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
+      pollWithinAsync.rule,
+      { rule: 'has(self.templateRef) || has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
+      {
+        rule: '!has(self.templateRef) || (!has(self.payload) && !has(self.source))',
+        message: 'a job with templateRef takes its payload or source from the template: name neither',
+      },
+      { rule: '!has(self.overrides) || has(self.templateRef)', message: 'overrides need a templateRef' },
     ],
   });
 export type AnsibleJobSpec = z.output<typeof AnsibleJobSpec>;
+
+/** What an AnsibleJobTemplate holds: a whole job, less the template fields. */
+export const TemplateJobSpec = jobSpecFields
+  .refine(pollWithinAsync.check, { message: pollWithinAsync.rule.message })
+  .refine((spec) => (spec.payload === undefined) !== (spec.source === undefined), { message: 'must name exactly one of payload or source' })
+  .meta({
+    'x-kubernetes-validations': [
+      pollWithinAsync.rule,
+      { rule: 'has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
+    ],
+  });
+export type TemplateJobSpec = z.output<typeof TemplateJobSpec>;
 
 /** Seconds between progress refreshes, with the default filled in (0 = only on request). */
 export function effectivePoll(spec: AnsibleJobSpec): number {
@@ -194,7 +254,7 @@ export function effectivePoll(spec: AnsibleJobSpec): number {
 }
 export type AnsibleJobSpecInput = z.input<typeof AnsibleJobSpec>;
 
-export const PHASES = ['Pending', 'Running', 'Succeeded', 'Failed', 'TimedOut', 'Cancelled'] as const;
+export const PHASES = ['Queued', 'Pending', 'Running', 'Succeeded', 'Failed', 'TimedOut', 'Cancelled'] as const;
 export const Phase = z.enum(PHASES);
 export type Phase = z.infer<typeof Phase>;
 export const TERMINAL_PHASES: ReadonlySet<Phase> = new Set(['Succeeded', 'Failed', 'TimedOut', 'Cancelled']);
@@ -240,6 +300,24 @@ export const AnsibleJobStatus = z.object({
     })
     .optional()
     .meta({ description: 'What a spec.source job ran: recorded from the status document of the sidecar once compose has finished.' }),
+  queue: z
+    .object({
+      name: kubeName.meta({ description: 'The AnsibleQueue the job waits in (spec.queue, or the namespace default at first sight).' }),
+      position: z.int().min(1).optional().meta({ description: 'Place among the waiting jobs, 1 = next; unset once admitted.' }),
+      admittedAt: z.string().max(64).optional().meta({ description: 'When the queue gave the job a slot; only then does it launch.' }),
+    })
+    .optional(),
+  template: z
+    .object({
+      name: kubeName,
+      uid: z.string().max(64),
+      generation: z.int().min(0).meta({ description: 'The template generation the job was resolved from; later edits do not change it.' }),
+      spec: z
+        .record(z.string(), z.unknown())
+        .meta({ description: 'The resolved job spec (template + overrides) the job runs.', 'x-kubernetes-preserve-unknown-fields': true }),
+    })
+    .optional()
+    .meta({ description: 'A templateRef job: what it was resolved to, once, when it was first seen.' }),
 });
 export type AnsibleJobStatus = z.infer<typeof AnsibleJobStatus>;
 

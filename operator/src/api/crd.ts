@@ -169,14 +169,28 @@ const printerColumns = [
   { name: 'Age', type: 'date', jsonPath: '.metadata.creationTimestamp' },
 ];
 
-export function buildCrd(): CustomResourceDefinition {
+/** What differs between ajo's CRDs; everything else (group, version, status subresource, structural schema) is shared. */
+export interface CrdDefinition {
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: string[];
+  description: string;
+  spec: z.ZodType;
+  status: z.ZodType;
+  printerColumns: { name: string; type: string; jsonPath: string; priority?: number; description?: string }[];
+  rules?: { rule: string; message: string }[];
+}
+
+export function buildCustomResourceDefinition(definition: CrdDefinition): CustomResourceDefinition {
+  const { kind, plural, singular, shortNames } = definition;
   return {
     apiVersion: 'apiextensions.k8s.io/v1',
     kind: 'CustomResourceDefinition',
-    metadata: { name: `${PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'ajo' } },
+    metadata: { name: `${plural}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'ajo' } },
     spec: {
       group: GROUP,
-      names: { kind: KIND, listKind: `${KIND}List`, plural: PLURAL, singular: SINGULAR, shortNames: SHORT_NAMES, categories: CATEGORIES },
+      names: { kind, listKind: `${kind}List`, plural, singular, shortNames, categories: CATEGORIES },
       scope: 'Namespaced',
       versions: [
         {
@@ -184,26 +198,20 @@ export function buildCrd(): CustomResourceDefinition {
           served: true,
           storage: true,
           subresources: { status: {} },
-          additionalPrinterColumns: printerColumns,
+          additionalPrinterColumns: definition.printerColumns,
           schema: {
             openAPIV3Schema: {
               type: 'object',
-              description: 'AnsibleJob runs one ansible-runner job (a transmit stream) in a worker pod.',
+              description: definition.description,
               required: ['spec'],
-              'x-kubernetes-validations': [
-                {
-                  rule: `self.metadata.name.size() <= ${MAX_JOB_NAME_LENGTH}`,
-                  message: `metadata.name must be at most ${MAX_JOB_NAME_LENGTH} characters (pod names append -<attempt>)`,
-                },
-                immutableAfterLaunchRule(Object.keys(AnsibleJobSpec.shape)),
-              ],
+              ...(definition.rules ? { 'x-kubernetes-validations': definition.rules } : {}),
               properties: {
                 apiVersion: { type: 'string' },
                 kind: { type: 'string' },
                 metadata: { type: 'object' },
                 // Input form: what users write (defaults are applied by the API server).
-                spec: jsonSchemaOf(AnsibleJobSpec, 'input'),
-                status: jsonSchemaOf(AnsibleJobStatus, 'output'),
+                spec: jsonSchemaOf(definition.spec, 'input'),
+                status: jsonSchemaOf(definition.status, 'output'),
               },
             },
           },
@@ -211,4 +219,24 @@ export function buildCrd(): CustomResourceDefinition {
       ],
     },
   };
+}
+
+export function buildCrd(): CustomResourceDefinition {
+  return buildCustomResourceDefinition({
+    kind: KIND,
+    plural: PLURAL,
+    singular: SINGULAR,
+    shortNames: SHORT_NAMES,
+    description: 'AnsibleJob runs one ansible-runner job (a transmit stream) in a worker pod.',
+    spec: AnsibleJobSpec,
+    status: AnsibleJobStatus,
+    printerColumns,
+    rules: [
+      {
+        rule: `self.metadata.name.size() <= ${MAX_JOB_NAME_LENGTH}`,
+        message: `metadata.name must be at most ${MAX_JOB_NAME_LENGTH} characters (pod names append -<attempt>)`,
+      },
+      immutableAfterLaunchRule(Object.keys(AnsibleJobSpec.shape)),
+    ],
+  });
 }

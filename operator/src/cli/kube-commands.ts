@@ -1,5 +1,5 @@
 /**
- * The `ajo` commands that talk to Kubernetes: operator, submit, status, cancel, list.
+ * The `ajo` commands that talk to Kubernetes: operator, submit, launch, status, cancel, list.
  * Loaded by main.ts only when one of them is asked for.
  */
 import { createHash, randomBytes } from 'node:crypto';
@@ -23,7 +23,9 @@ import {
   type AnsibleJobStatus,
   type Phase,
 } from '../api/ansible-job.js';
+import { TEMPLATE_PLURAL } from '../api/ansible-job-template.js';
 import { KubeClient, loadClusterAccess, paths } from '../kube/client.js';
+import type { LaunchFlags } from './launch-command.js';
 import { createLogger, type LogLevel } from '../kube/log.js';
 import { startOperator } from '../manager/operator.js';
 import { addCleanupOptions, cleanupConfigFromFlags, type CleanupFlags } from './operator-cleanup-flags.js';
@@ -169,6 +171,22 @@ async function buildPayload(dir: string, playbook: string, extravars: Record<str
   }
 }
 
+const DNS_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+
+/** `--default-queue ns=queue` values into a map; one queue per namespace. */
+export function parseDefaultQueues(values: readonly string[]): Record<string, string> {
+  const queues: Record<string, string> = {};
+  for (const value of values) {
+    const [namespace, queue, extra] = value.split('=');
+    if (extra !== undefined || !namespace || !queue || !DNS_LABEL.test(namespace) || !/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(queue)) {
+      throw new Error(`--default-queue takes NAMESPACE=QUEUE, got '${value}'`);
+    }
+    if (queues[namespace] !== undefined && queues[namespace] !== queue) throw new Error(`--default-queue names two queues for namespace ${namespace}`);
+    queues[namespace] = queue;
+  }
+  return queues;
+}
+
 function registerOperator(program: Command) {
   const command = program
     .command('operator')
@@ -189,13 +207,19 @@ function registerOperator(program: Command) {
     .addOption(new Option('--lease-namespace <ns>', 'namespace of the leader Lease').env('POD_NAMESPACE'))
     .addOption(new Option('--lease-name <name>', 'name of the leader Lease').default('ajo-operator'))
     .addOption(new Option('--log-level <level>').choices(['debug', 'info', 'warn', 'error']).env('AJO_LOG_LEVEL').default('info'))
+    .addOption(
+      new Option('--default-queue <ns=queue...>', 'AnsibleQueue that jobs of a namespace wait in when they name none (repeatable; comma-separated in the env)')
+        .env('AJO_DEFAULT_QUEUES')
+        .argParser((value: string, previous: string[] = []) => [...previous, ...value.split(',').filter(Boolean)]),
+    )
     .option('--kubeconfig <file>', 'kubeconfig (default: $KUBECONFIG, ~/.kube/config, or in-cluster)');
   addCleanupOptions(command)
     .action(async (flags: CleanupFlags & {
       namespace?: string[]; concurrency: number; image?: string; processImage?: string; composeImage?: string; statusPort: number; statusVia: 'direct' | 'proxy';
-      metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string;
+      metricsPort: number; leaderElect: boolean; leaseNamespace?: string; leaseName: string; logLevel: LogLevel; kubeconfig?: string; defaultQueue?: string[];
     }) => {
       const cleanup = usage(() => cleanupConfigFromFlags(flags));
+      const defaultQueues = usage(() => parseDefaultQueues(flags.defaultQueue ?? []));
       const client = clientFrom(flags);
       const logger = createLogger({ level: flags.logLevel, base: { component: 'ajo-operator' } });
       // Fail fast with a precise message rather than retrying forever against a wrong address.
@@ -210,6 +234,7 @@ function registerOperator(program: Command) {
         metricsPort: flags.metricsPort,
         statusSource: flags.statusVia,
         ...(cleanup ? { cleanup } : {}),
+        ...(Object.keys(defaultQueues).length > 0 ? { defaultQueues } : {}),
         ...(flags.leaderElect ? { leaderElection: { namespace: flags.leaseNamespace ?? client.defaultNamespace(), leaseName: flags.leaseName } } : {}),
         onLostLeadership: () => {
           logger.error('lost the leader lease; exiting so that a restart starts clean');
@@ -326,6 +351,38 @@ function registerSubmit(program: Command) {
     });
 }
 
+function registerLaunch(program: Command) {
+  program
+    .command('launch')
+    .description('create an AnsibleJob from an AnsibleJobTemplate (overriding what the template allows)')
+    .argument('<template>', 'AnsibleJobTemplate name')
+    .option('-e, --extra-vars <vars>', 'key=value pairs, @file (YAML/JSON) or a JSON/YAML mapping; repeatable, later wins', (value: string, previous: string[] = []) => [...previous, value])
+    .option('--limit <pattern>', 'host pattern (source.limit)')
+    .option('--tags <tags>', 'comma-separated tags (source.tags)')
+    .option('--queue <queue>', 'AnsibleQueue to wait in (spec.queue)')
+    .option('--name <name>', `AnsibleJob name (default: the template's + random suffix)`)
+    .option('-n, --namespace <ns>', "namespace (default: the kubeconfig context's)")
+    .option('--wait', "show live output and progress; exit with the job's rc")
+    .option('--kubeconfig <file>', 'kubeconfig')
+    .action(async (template: string, flags: LaunchFlags & { namespace?: string; kubeconfig?: string }) => {
+      const { launchManifest } = await import('./launch-command.js');
+      const client = clientFrom(flags);
+      const namespace = flags.namespace ?? client.defaultNamespace();
+      const manifest = await launchManifest(template, namespace, flags);
+      const exists = await client.getOrUndefined(paths.ajoResource(TEMPLATE_PLURAL, namespace, template));
+      if (!exists) throw new UsageError(`AnsibleJobTemplate ${namespace}/${template} does not exist (kubectl get ajt -n ${namespace})`);
+      const job = await client.create<JobView>(paths.ansibleJobs(namespace), manifest);
+      process.stderr.write(`ajo: created ansiblejob ${namespace}/${job.metadata.name} from template ${template}\n`);
+      process.stdout.write(`${job.metadata.name}\n`);
+      if (!flags.wait) return;
+      const printer = followPrinter();
+      const final = await waitForJob(client, namespace, job.metadata.name, printer);
+      printer.finishLine();
+      process.stderr.write(`${describeStatus(final)}\n`);
+      process.exitCode = exitCodeOf(final.status);
+    });
+}
+
 function registerStatus(program: Command) {
   program
     .command('status')
@@ -408,6 +465,7 @@ function registerList(program: Command) {
 export function registerKubeCommands(program: Command): void {
   registerOperator(program);
   registerSubmit(program);
+  registerLaunch(program);
   registerStatus(program);
   registerCancel(program);
   registerList(program);

@@ -10,7 +10,7 @@ import { registerStreamingCommands } from './streaming-commands.js';
 import { packageVersion } from './common.js';
 import { UsageError } from './errors.js';
 
-const KUBE_COMMANDS = new Set(['operator', 'submit', 'status', 'cancel', 'list']);
+const KUBE_COMMANDS = new Set(['operator', 'submit', 'launch', 'status', 'cancel', 'list']);
 const RUN_OPTION_COMMANDS = new Set(['transmit', 'run']);
 /** A mistake in how a command was called, as argparse (and so ansible-runner) exits for one. */
 const EXIT_USAGE = 2;

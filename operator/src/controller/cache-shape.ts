@@ -44,6 +44,8 @@ const FINISHED_STATUS_FIELDS = [
   'observedGeneration',
   'runnerStatus',
   'rc',
+  // Queue admission counts a finished job whose pod is still live against its queue.
+  'queue',
 ] as const;
 
 /** spec fields of a finished job that are scalars (small) or references to other objects. */
@@ -61,6 +63,10 @@ const FINISHED_SPEC_FIELDS = [
   'suspend',
   'ttlSecondsAfterFinished',
   'serviceAccountName',
+  // Which queue and template the job belongs to: queue admission and template status read them.
+  'queue',
+  'priority',
+  'templateRef',
 ] as const;
 
 function pick(object: JsonRecord, fields: readonly string[]): JsonRecord {
@@ -90,6 +96,11 @@ function sourceSkeleton(source: unknown): unknown {
   return skeleton;
 }
 
+/** A template job's resolution without the resolved spec, which a finished job never reads again. */
+function templateSkeleton(template: unknown): JsonRecord {
+  return isRecord(template) ? { template: { ...pick(template, ['name', 'uid', 'generation']), spec: {} } } : {};
+}
+
 /** Whether a cached AnsibleJob has reached a phase it never leaves. */
 function finished(object: JsonRecord): boolean {
   const status = object.status;
@@ -112,7 +123,7 @@ export function leanAnsibleJob(object: JsonRecord): JsonRecord {
     kind: object.kind,
     metadata,
     spec: { ...pick(spec, FINISHED_SPEC_FIELDS), ...(spec.source !== undefined ? { source: sourceSkeleton(spec.source) } : {}) },
-    status: pick(object.status as JsonRecord, FINISHED_STATUS_FIELDS),
+    status: { ...pick(object.status as JsonRecord, FINISHED_STATUS_FIELDS), ...templateSkeleton((object.status as JsonRecord).template) },
   };
 }
 

@@ -16,6 +16,11 @@ import {
 } from '../api/ansible-job.js';
 import { decide, isPollDue, podNeedsWarnings, type KubeEvent, type Plan } from './lifecycle/decide.js';
 import { leanAnsibleJob, leanPod } from './cache-shape.js';
+import { AnsibleJobTemplate, TEMPLATE_PLURAL } from '../api/ansible-job-template.js';
+import { QUEUE_PLURAL } from '../api/ansible-queue.js';
+import { prelaunch, queueOf } from './prelaunch.js';
+import { reconcileQueue, type QueueContext } from './queue/reconcile.js';
+import { reconcileTemplate, type TemplateContext } from './template/reconcile.js';
 import { Pod } from './pod/pod-types.js';
 import type { PodBuildOptions } from './pod/pod-spec.js';
 import { parseStatusDocument, type StatusDocument } from '../protocol/status-document.js';
@@ -44,11 +49,21 @@ export interface ControllerOptions {
   /** Reported as the Event's reportingInstance. */
   identity?: string;
   now?: () => number;
+  /** namespace → AnsibleQueue a job of that namespace waits in when it names none (--default-queue). */
+  defaultQueues?: Record<string, string>;
 }
+
+/** Work-queue keys of the other kinds; a job's key is plain `namespace/name`. */
+const QUEUE_KEY = 'queue:';
+const TEMPLATE_KEY = 'template:';
 
 export class AnsibleJobController {
   private readonly jobInformers: Informer[];
   private readonly podInformers: Informer[];
+  private readonly queueInformers: Informer[];
+  private readonly templateInformers: Informer[];
+  private readonly queueContext: QueueContext;
+  private readonly templateContext: TemplateContext;
   private readonly queue: WorkQueue;
   private readonly now: () => number;
   private readonly events: EventRecorder;
@@ -80,6 +95,32 @@ export class AnsibleJobController {
           onEvent: (_type, object) => this.onPodEvent(object),
         }),
     );
+    this.queueInformers = scopes.map(
+      (namespace) =>
+        new Informer({
+          ...informerOptions,
+          path: paths.ajoResources(QUEUE_PLURAL, namespace),
+          resource: QUEUE_PLURAL,
+          onEvent: (type, object) => this.onQueueEvent(type, object),
+        }),
+    );
+    this.templateInformers = scopes.map(
+      (namespace) =>
+        new Informer({
+          ...informerOptions,
+          path: paths.ajoResources(TEMPLATE_PLURAL, namespace),
+          resource: TEMPLATE_PLURAL,
+          onEvent: (_type, object) => this.onTemplateEvent(object),
+        }),
+    );
+    const caches = {
+      jobInformer: (namespace: string) => this.informerFor(this.jobInformers, namespace),
+      podInformer: (namespace: string) => this.informerFor(this.podInformers, namespace),
+      queueInformer: (namespace: string) => this.informerFor(this.queueInformers, namespace),
+      templateInformer: (namespace: string) => this.informerFor(this.templateInformers, namespace),
+    };
+    this.queueContext = { client: options.client, logger: options.logger, metrics: options.metrics, now: this.now, defaultQueue: (namespace) => this.defaultQueue(namespace), ...caches };
+    this.templateContext = { client: options.client, logger: options.logger, ...caches };
     this.queue = new WorkQueue({
       concurrency: options.concurrency,
       handler: (key) => this.reconcile(key),
@@ -93,15 +134,16 @@ export class AnsibleJobController {
   }
 
   hasSynced(): boolean {
-    return [...this.jobInformers, ...this.podInformers].every((informer) => informer.hasSynced());
+    return this.allInformers().every((informer) => informer.hasSynced());
   }
 
   async start(): Promise<void> {
     if (this.started) return;
     this.started = true;
-    for (const informer of [...this.podInformers, ...this.jobInformers]) informer.start();
+    for (const informer of this.allInformers()) informer.start();
     // Pods first: a job reconciled before its pods are cached would look like it lost its pod.
-    await Promise.all(this.podInformers.map((informer) => informer.waitForSync()));
+    // Queues and templates too: a job must not be judged against a queue or template not yet listed.
+    await Promise.all([...this.podInformers, ...this.queueInformers, ...this.templateInformers].map((informer) => informer.waitForSync()));
     await Promise.all(this.jobInformers.map((informer) => informer.waitForSync()));
     this.queue.start();
     this.options.logger.info('controller started', { namespaces: this.options.namespaces.length ? this.options.namespaces : 'all', concurrency: this.options.concurrency });
@@ -109,18 +151,65 @@ export class AnsibleJobController {
 
   async stop(): Promise<void> {
     await this.queue.stop();
-    await Promise.all([...this.jobInformers, ...this.podInformers].map((informer) => informer.stop()));
+    await Promise.all(this.allInformers().map((informer) => informer.stop()));
+  }
+
+  private allInformers(): Informer[] {
+    return [...this.jobInformers, ...this.podInformers, ...this.queueInformers, ...this.templateInformers];
+  }
+
+  private defaultQueue(namespace: string): string | undefined {
+    return this.options.defaultQueues?.[namespace];
   }
 
   private onJobEvent(type: InformerEventType, object: Record<string, unknown>) {
     if (type !== 'delete') this.queue.add(keyOf(object));
+    // A job that comes, changes phase or goes changes its queue's slots and its template's counts.
+    const parsed = parseAnsibleJob(object);
+    if (!parsed.ok) return;
+    const { namespace } = parsed.job.metadata;
+    const queue = queueOf(parsed.job, this.defaultQueue(namespace));
+    if (queue) this.queue.add(`${QUEUE_KEY}${namespace}/${queue}`);
+    const template = parsed.job.spec.templateRef?.name;
+    if (template) this.queue.add(`${TEMPLATE_KEY}${namespace}/${template}`);
+  }
+
+  /** A queue that comes or goes: its own reconcile, and its jobs' conditions (QueueNotFound). */
+  private onQueueEvent(type: InformerEventType, object: Record<string, unknown>) {
+    const key = keyOf(object);
+    this.queue.add(`${QUEUE_KEY}${key}`);
+    // Only a queue that comes or goes changes what its waiting jobs say; its own status writes do not.
+    if (type === 'update') return;
+    const [namespace, name] = key.split('/') as [string, string];
+    for (const raw of this.informerFor(this.jobInformers, namespace).list()) {
+      const parsed = parseAnsibleJob(raw);
+      if (parsed.ok && parsed.job.metadata.namespace === namespace && !parsed.job.status?.queue?.admittedAt && queueOf(parsed.job, this.defaultQueue(namespace)) === name) {
+        this.queue.add(keyOf(raw));
+      }
+    }
+  }
+
+  /** A template that comes or changes: jobs still waiting for it resolve now; its status is recounted. */
+  private onTemplateEvent(object: Record<string, unknown>) {
+    const key = keyOf(object);
+    this.queue.add(`${TEMPLATE_KEY}${key}`);
+    const [namespace, name] = key.split('/') as [string, string];
+    for (const raw of this.informerFor(this.jobInformers, namespace).list()) {
+      const parsed = parseAnsibleJob(raw);
+      if (parsed.ok && parsed.job.metadata.namespace === namespace && parsed.job.spec.templateRef?.name === name && !parsed.job.status?.template) this.queue.add(keyOf(raw));
+    }
   }
 
   private onPodEvent(object: Record<string, unknown>) {
     const pod = Pod.safeParse(object);
     if (!pod.success) return;
     const owner = pod.data.metadata.ownerReferences?.find((reference) => reference.controller && reference.kind === KIND);
-    if (owner && pod.data.metadata.namespace) this.queue.add(`${pod.data.metadata.namespace}/${owner.name}`);
+    const namespace = pod.data.metadata.namespace;
+    if (!owner || !namespace) return;
+    this.queue.add(`${namespace}/${owner.name}`);
+    // A pod that ends or goes may free its job's queue slot.
+    const job = this.informerFor(this.jobInformers, namespace).get(`${namespace}/${owner.name}`) as { status?: { queue?: { name?: string } } } | undefined;
+    if (job?.status?.queue?.name) this.queue.add(`${QUEUE_KEY}${namespace}/${job.status.queue.name}`);
   }
 
   private informerFor(informers: Informer[], namespace: string): Informer {
@@ -197,6 +286,7 @@ export class AnsibleJobController {
 
   /** One reconcile of one job; returns when to look again, if a timer is due. */
   async reconcile(key: string): Promise<number | undefined> {
+    if (key.startsWith(QUEUE_KEY) || key.startsWith(TEMPLATE_KEY)) return this.reconcileOtherKind(key);
     const started = performance.now();
     const namespace = key.slice(0, key.indexOf('/'));
     const jobInformer = this.informerFor(this.jobInformers, namespace);
@@ -208,8 +298,20 @@ export class AnsibleJobController {
       this.options.metrics.reconciles.inc({ result: 'invalid' });
       return undefined;
     }
-    const job = parsed.job;
     try {
+      const gate = prelaunch({
+        job: parsed.job,
+        template: this.templateOf(parsed.job),
+        queueExists: (queue) => this.informerFor(this.queueInformers, namespace).get(`${namespace}/${queue}`) !== undefined,
+        defaultQueue: this.defaultQueue(namespace),
+        now: this.now(),
+      });
+      if (gate.kind === 'hold') {
+        await this.apply(parsed.job, gate.plan, jobInformer);
+        this.options.metrics.reconciles.inc({ result: 'ok' });
+        return gate.plan.requeueAfterMs;
+      }
+      const job = gate.job;
       const pod = await this.observePod(job);
       const statusDocument = isPollDue(job, pod, this.now()) ? await this.fetchStatusDocument(pod as Pod) : undefined;
       const podWarning = !isTerminal(job.status?.phase) && podNeedsWarnings(pod) ? await this.fetchPodWarning(pod as Pod) : undefined;
@@ -224,6 +326,32 @@ export class AnsibleJobController {
       await this.apply(job, plan, jobInformer);
       this.options.metrics.reconciles.inc({ result: 'ok' });
       return plan.requeueAfterMs;
+    } catch (error) {
+      this.options.metrics.reconciles.inc({ result: isConflict(error) ? 'conflict' : 'error' });
+      throw error;
+    } finally {
+      this.options.metrics.reconcileSeconds.observe((performance.now() - started) / 1000);
+    }
+  }
+
+  private templateOf(job: StoredAnsibleJob): AnsibleJobTemplate | undefined {
+    const name = job.spec.templateRef?.name;
+    if (!name || job.status?.template) return undefined;
+    const raw = this.informerFor(this.templateInformers, job.metadata.namespace).get(`${job.metadata.namespace}/${name}`);
+    const parsed = raw ? AnsibleJobTemplate.safeParse(raw) : undefined;
+    return parsed?.success ? parsed.data : undefined;
+  }
+
+  /** Queues and templates share the job work queue: one worker per key, the same backoff and metrics. */
+  private async reconcileOtherKind(key: string): Promise<number | undefined> {
+    const started = performance.now();
+    const isQueue = key.startsWith(QUEUE_KEY);
+    const rest = key.slice(isQueue ? QUEUE_KEY.length : TEMPLATE_KEY.length);
+    const [namespace, name] = [rest.slice(0, rest.indexOf('/')), rest.slice(rest.indexOf('/') + 1)];
+    try {
+      const requeue = isQueue ? await reconcileQueue(this.queueContext, namespace, name) : await reconcileTemplate(this.templateContext, namespace, name);
+      this.options.metrics.reconciles.inc({ result: 'ok' });
+      return requeue;
     } catch (error) {
       this.options.metrics.reconciles.inc({ result: isConflict(error) ? 'conflict' : 'error' });
       throw error;

@@ -229,4 +229,9 @@ export const paths = {
   events: (namespace: string) => `/api/v1/namespaces/${namespace}/events`,
   leases: (namespace: string) => `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases`,
   lease: (namespace: string, name: string) => `/apis/coordination.k8s.io/v1/namespaces/${namespace}/leases/${name}`,
+  /** Any ajo.dev resource by plural (ansiblequeues, ansiblejobtemplates, ...). */
+  ajoResources: (plural: string, namespace?: string) =>
+    namespace ? `${ANSIBLE_JOBS_API}/namespaces/${namespace}/${plural}` : `${ANSIBLE_JOBS_API}/${plural}`,
+  ajoResource: (plural: string, namespace: string, name: string) => `${paths.ajoResources(plural, namespace)}/${name}`,
+  ajoResourceStatus: (plural: string, namespace: string, name: string) => `${paths.ajoResource(plural, namespace, name)}/status`,
 };

@@ -66,6 +66,18 @@ export function createOperatorMetrics() {
       registers,
     }),
     leader: new Gauge({ name: 'ajo_leader', help: '1 while this instance holds the leader lease.', registers }),
+    queueWaiting: new Gauge({
+      name: 'ajo_queue_waiting',
+      help: 'AnsibleJobs waiting for a slot in an AnsibleQueue, as of its last reconcile.',
+      labelNames: ['namespace', 'queue'] as const,
+      registers,
+    }),
+    queueRunning: new Gauge({
+      name: 'ajo_queue_running',
+      help: 'AnsibleJobs holding a slot of an AnsibleQueue, as of its last reconcile.',
+      labelNames: ['namespace', 'queue'] as const,
+      registers,
+    }),
   };
 }
 export type OperatorMetrics = ReturnType<typeof createOperatorMetrics>;

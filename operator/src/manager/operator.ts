@@ -28,6 +28,8 @@ export interface OperatorOptions {
   resyncMs?: number;
   /** The periodic cleanup sweep (sweep/reconciler.ts); like the controller, it runs only on the leader. */
   cleanup?: CleanupConfig;
+  /** namespace → the AnsibleQueue its jobs wait in when they name none (docs/queues.md). */
+  defaultQueues?: Record<string, string>;
   /** Called when leadership is lost; `ajo operator` exits so that it restarts clean. */
   onLostLeadership?: () => void;
 }
@@ -67,6 +69,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
       identity,
       ...(options.statusSource ? { statusSource: options.statusSource } : {}),
       ...(options.resyncMs ? { resyncMs: options.resyncMs } : {}),
+      ...(options.defaultQueues ? { defaultQueues: options.defaultQueues } : {}),
     });
     controller.start().catch((error) => {
       controllerFailed = true;

@@ -22,7 +22,7 @@ const RSS_CEILING_KB = 200 * 1024;
 const CREATE_CONCURRENCY = 50;
 const TIMEOUT_MS = 15 * 60_000;
 const UNSCHEDULABLE = { 'ajo.dev/bench': 'no-such-node' };
-const IMAGE = 'ajo-runner:bench';
+export const IMAGE = 'ajo-runner:bench';
 const KCM_METRICS = process.env.AJO_BENCH_KCM_METRICS ?? 'https://127.0.0.1:11257/metrics';
 
 const client = () => import(path.join(repoRoot, 'operator/dist/kube/client.js'));
@@ -44,7 +44,7 @@ export async function inBatches(items, width, work) {
 }
 
 /** Counts pods as they are ADDED in a namespace; `done(n)` resolves when n have been seen. */
-async function podWatch(kube, paths, namespace) {
+export async function podWatch(kube, paths, namespace) {
   const list = await kube.get(paths.pods(namespace));
   const controller = new AbortController();
   const seen = new Set();
@@ -117,8 +117,8 @@ async function kcmRequests() {
   }
 }
 
-/** `ajo operator` for one namespace, as its own process under time(1); `cli` is the build to run. */
-export async function startOperator(namespace, log, cli = ajoCli) {
+/** `ajo operator` for one namespace, as its own process under time(1); `cli` is the build to run, `image` its worker image. */
+export async function startOperator(namespace, log, cli = ajoCli, image = IMAGE) {
   const dir = path.join(cacheDir, 'operator');
   mkdirSync(dir, { recursive: true });
   const timeFile = path.join(dir, 'operator.time');
@@ -127,7 +127,7 @@ export async function startOperator(namespace, log, cli = ajoCli) {
   const metricsPort = 20000 + Math.floor(Math.random() * 20000);
   const argv = [
     ...['-f', '%e %M %x %U %S', '-o', timeFile, process.execPath, cli, 'operator'],
-    ...['--namespace', namespace, '--no-leader-elect', '--metrics-port', String(metricsPort), '--image', IMAGE, '--log-level', 'warn'],
+    ...['--namespace', namespace, '--no-leader-elect', '--metrics-port', String(metricsPort), '--image', image, '--log-level', 'warn'],
   ];
   const out = openSync(logFile, 'w');
   const timeProcess = spawn('/usr/bin/time', argv, { env: { ...scrubbedEnv, KUBECONFIG: process.env.KUBECONFIG }, stdio: ['ignore', out, out] });

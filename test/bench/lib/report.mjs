@@ -57,6 +57,20 @@ function operatorTable(row) {
   ].join('\n');
 }
 
+function queueTable(row) {
+  const { result } = row;
+  return [
+    `| queue at scale (pods unschedulable: admitted jobs keep their slots) | ajo operator |`,
+    '|---|---|',
+    `| AnsibleJobs created at once, queue maxRunning | ${result.jobs}, ${result.maxRunning} |`,
+    `| time to create the objects / until the queue settled | ${seconds(result.createMs)} / ${seconds(result.settledMs)} |`,
+    `| pods at the end / most at once | ${result.podsAtEnd} / ${result.mostPodsAtOnce} |`,
+    `| operator peak RSS, own process, time(1) | ${megabytes(result.operatorPeakRssKb)} |`,
+    `| operator CPU time (user + system), whole run | ${result.operatorCpuSeconds.toFixed(1)} s |`,
+    `| target: ${row.target} | ${verdict(row.met)} |`,
+  ].join('\n');
+}
+
 function declarativeTable(row) {
   const { result, addedMs } = row.declarative;
   const side = (name, summary) => `| ${name} | ${seconds(summary.medianMs)} | ${seconds(summary.minMs)} | ${seconds(summary.maxMs)} |`;
@@ -85,13 +99,15 @@ function historyTable(row) {
 export function renderTable(rows, skipped) {
   const compared = rows.filter((row) => row.ajo);
   const pipeline = compared.filter((row) => row.baseline);
-  const operator = rows.find((row) => row.result);
+  const operator = rows.find((row) => row.result && row.result.maxRunning === undefined);
+  const queue = rows.find((row) => row.result?.maxRunning !== undefined);
   const history = rows.find((row) => row.history);
   const declarative = rows.find((row) => row.declarative);
   return [
     compared.length ? comparisonTable(compared) : '',
     pipeline.length ? overheadTable(pipeline) : '',
     operator ? operatorTable(operator) : '',
+    queue ? queueTable(queue) : '',
     declarative ? declarativeTable(declarative) : '',
     history ? historyTable(history) : '',
     ...skipped,

@@ -2,12 +2,17 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AnsibleJobSpec, effectivePoll } from '../../../operator/src/api/ansible-job.js';
 import { buildCrd, toStructuralSchema } from '../../../operator/src/api/crd.js';
-import { CRD_FILE, renderCrdYaml } from '../../../operator/src/api/generate-crd.js';
+import { CRD_FILE, CRD_FILES, renderCrdYaml } from '../../../operator/src/api/generate-crd.js';
 
 describe('AnsibleJob CRD', () => {
   test('the committed CRD is exactly what the zod source generates', () => {
     const committed = readFileSync(new URL(`../../../${CRD_FILE}`, import.meta.url), 'utf8');
     expect(committed).toBe(renderCrdYaml());
+  });
+
+  test.each(CRD_FILES.map((entry) => entry.file))('%s is committed as generated, in crds/ and in the chart', (file) => {
+    expect(readFileSync(new URL(`../../../${file}`, import.meta.url), 'utf8')).toBe(renderCrdYaml(file));
+    expect(readFileSync(new URL(`../../../charts/ajo/${file}`, import.meta.url), 'utf8')).toBe(renderCrdYaml(file));
   });
 
   const version = () => (buildCrd().spec.versions as any[])[0];
@@ -27,7 +32,12 @@ describe('AnsibleJob CRD', () => {
     const spec = specSchema();
     expect(spec['x-kubernetes-validations']).toEqual([
       { rule: '!has(self.async) || !has(self.poll) || self.poll <= self.async', message: 'poll must not exceed async' },
-      { rule: 'has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
+      { rule: 'has(self.templateRef) || has(self.payload) != has(self.source)', message: 'must name exactly one of payload or source' },
+      {
+        rule: '!has(self.templateRef) || (!has(self.payload) && !has(self.source))',
+        message: 'a job with templateRef takes its payload or source from the template: name neither',
+      },
+      { rule: '!has(self.overrides) || has(self.templateRef)', message: 'overrides need a templateRef' },
     ]);
     expect(spec.properties.payload['x-kubernetes-validations'][0].rule).toBe('has(self.secret) != has(self.volume)');
     expect(spec.properties.payload.properties.sha256.pattern).toBe('^[a-f0-9]{64}$');
@@ -86,6 +96,13 @@ describe('AnsibleJob CRD', () => {
     expect(AnsibleJobSpec.safeParse({ source }).success).toBe(true);
     expect(AnsibleJobSpec.safeParse({ payload, source }).success).toBe(false);
     expect(AnsibleJobSpec.safeParse({}).success).toBe(false);
+  });
+
+  test('a template job names neither; overrides only come with a templateRef', () => {
+    const payload = { secret: { name: 'p' }, sha256: 'a'.repeat(64) };
+    expect(AnsibleJobSpec.safeParse({ templateRef: { name: 't' }, overrides: { limit: 'web' } }).success).toBe(true);
+    expect(AnsibleJobSpec.safeParse({ templateRef: { name: 't' }, payload }).success).toBe(false);
+    expect(AnsibleJobSpec.safeParse({ payload, overrides: { limit: 'web' } }).success).toBe(false);
   });
 
   test('source: inline paths may not escape, what to run is exactly one thing, references need a project', () => {

@@ -157,6 +157,7 @@ class PlanBuilder {
 }
 
 const TERMINAL_EVENT_TYPE: Record<Phase, KubeEvent['type']> = {
+  Queued: 'Normal',
   Pending: 'Normal',
   Running: 'Normal',
   Succeeded: 'Normal',
