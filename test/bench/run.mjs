@@ -6,11 +6,12 @@
 //   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
 //   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root),
 //   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG),
-//   (g) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG).
+//   (g) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG),
+//   (h) a queue draining 100 real jobs 5 at a time against one Indexed Job (needs $KUBECONFIG, a node).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue] [--reps N]
+//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue,drain] [--reps N]
 //                           [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -21,11 +22,12 @@ import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
 import { pipelineCase } from './cases/pipeline.mjs';
 import { processCase } from './cases/process.mjs';
 import { queueCase, queueSkipReason } from './cases/queue.mjs';
+import { queueDrainCase, queueDrainSkipReason } from './cases/queue-drain.mjs';
 import { transmitCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'history', 'queue'];
+const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'history', 'queue', 'drain'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -39,7 +41,7 @@ function parseOptions() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue] [--reps N] [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue,drain] [--reps N] [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -121,6 +123,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await queueCase({ jobs: options.jobs, log }));
+    }
+  }
+  if (options.only.includes('drain')) {
+    const reason = await queueDrainSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED queue drain: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await queueDrainCase({ log }));
     }
   }
   const totalSeconds = Math.round((Date.now() - started) / 1000);

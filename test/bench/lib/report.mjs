@@ -96,12 +96,26 @@ function historyTable(row) {
   ].join('\n');
 }
 
+function drainTable(row) {
+  const { ajoMs, ajoSucceeded, jobMs, jobSucceeded, operatorPeakRssKb } = row.drain;
+  return [
+    `| ${cell(row.case)} | drain time | succeeded |`,
+    '|---|---|---|',
+    `| ajo: AnsibleQueue, AnsibleJobs written inline (compose in the sidecar) | ${seconds(ajoMs)} | ${ajoSucceeded} |`,
+    `| Kubernetes: one Indexed Job, ansible-playbook on a ConfigMap | ${seconds(jobMs)} | ${jobSucceeded} |`,
+    `| ratio ajo/Job | ${ratio(ajoMs, jobMs)} | |`,
+    `| ajo operator peak RSS | ${megabytes(operatorPeakRssKb)} | |`,
+    `| ${row.target} | ${verdict(row.met)} | |`,
+  ].join('\n');
+}
+
 export function renderTable(rows, skipped) {
   const compared = rows.filter((row) => row.ajo);
   const pipeline = compared.filter((row) => row.baseline);
   const operator = rows.find((row) => row.result && row.result.maxRunning === undefined);
   const queue = rows.find((row) => row.result?.maxRunning !== undefined);
   const history = rows.find((row) => row.history);
+  const drain = rows.find((row) => row.drain);
   const declarative = rows.find((row) => row.declarative);
   return [
     compared.length ? comparisonTable(compared) : '',
@@ -110,6 +124,7 @@ export function renderTable(rows, skipped) {
     queue ? queueTable(queue) : '',
     declarative ? declarativeTable(declarative) : '',
     history ? historyTable(history) : '',
+    drain ? drainTable(drain) : '',
     ...skipped,
   ]
     .filter(Boolean)
