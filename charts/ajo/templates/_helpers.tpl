@@ -92,7 +92,12 @@ removes it (no sweep has to list Secrets, which would return their data).
   resources: [ansibleschedules/status, ansibleschedules/finalizers]
   verbs: [update]
 - apiGroups: [ajo.dev]
-  resources: [ansiblejobs/status, ansiblejobs/finalizers]
+  resources: [ansiblejobs/status]
+  # patch: the controller writes only the fields it changed (its cache lacks a finished job's
+  # results); update: a queue's admission of a waiting job.
+  verbs: [update, patch]
+- apiGroups: [ajo.dev]
+  resources: [ansiblejobs/finalizers]
   verbs: [update]
 - apiGroups: [ajo.dev]
   resources: [ansiblequeues, ansiblejobtemplates]
