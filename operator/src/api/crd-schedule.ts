@@ -1,5 +1,4 @@
 /** Builds the AnsibleSchedule CustomResourceDefinition from the zod source in ansible-schedule.ts, with crd.ts' converter. */
-import { CATEGORIES, GROUP, VERSION } from './ansible-job.js';
 import {
   AnsibleScheduleSpec,
   AnsibleScheduleStatus,
@@ -9,7 +8,7 @@ import {
   SCHEDULE_SHORT_NAMES,
   SCHEDULE_SINGULAR,
 } from './ansible-schedule.js';
-import { jsonSchemaOf, type CustomResourceDefinition } from './crd.js';
+import { buildCustomResourceDefinition, type CustomResourceDefinition } from './crd.js';
 
 /**
  * Next Run is a string column: kubectl prints a `date` column as an age, and a time in the
@@ -26,50 +25,20 @@ const printerColumns = [
 ];
 
 export function buildScheduleCrd(): CustomResourceDefinition {
-  return {
-    apiVersion: 'apiextensions.k8s.io/v1',
-    kind: 'CustomResourceDefinition',
-    metadata: { name: `${SCHEDULE_PLURAL}.${GROUP}`, labels: { 'app.kubernetes.io/name': 'ajo' } },
-    spec: {
-      group: GROUP,
-      names: {
-        kind: SCHEDULE_KIND,
-        listKind: `${SCHEDULE_KIND}List`,
-        plural: SCHEDULE_PLURAL,
-        singular: SCHEDULE_SINGULAR,
-        shortNames: SCHEDULE_SHORT_NAMES,
-        categories: CATEGORIES,
+  return buildCustomResourceDefinition({
+    kind: SCHEDULE_KIND,
+    plural: SCHEDULE_PLURAL,
+    singular: SCHEDULE_SINGULAR,
+    shortNames: SCHEDULE_SHORT_NAMES,
+    description: 'AnsibleSchedule creates an AnsibleJob from its jobTemplate at each time of a cron line.',
+    spec: AnsibleScheduleSpec,
+    status: AnsibleScheduleStatus,
+    printerColumns,
+    rules: [
+      {
+        rule: `self.metadata.name.size() <= ${MAX_SCHEDULE_NAME_LENGTH}`,
+        message: `metadata.name must be at most ${MAX_SCHEDULE_NAME_LENGTH} characters (it is a label value on the schedule's jobs)`,
       },
-      scope: 'Namespaced',
-      versions: [
-        {
-          name: VERSION,
-          served: true,
-          storage: true,
-          subresources: { status: {} },
-          additionalPrinterColumns: printerColumns,
-          schema: {
-            openAPIV3Schema: {
-              type: 'object',
-              description: 'AnsibleSchedule creates an AnsibleJob from its jobTemplate at each time of a cron line.',
-              required: ['spec'],
-              'x-kubernetes-validations': [
-                {
-                  rule: `self.metadata.name.size() <= ${MAX_SCHEDULE_NAME_LENGTH}`,
-                  message: `metadata.name must be at most ${MAX_SCHEDULE_NAME_LENGTH} characters (it is a label value on the schedule's jobs)`,
-                },
-              ],
-              properties: {
-                apiVersion: { type: 'string' },
-                kind: { type: 'string' },
-                metadata: { type: 'object' },
-                spec: jsonSchemaOf(AnsibleScheduleSpec, 'input'),
-                status: jsonSchemaOf(AnsibleScheduleStatus, 'output'),
-              },
-            },
-          },
-        },
-      ],
-    },
-  };
+    ],
+  });
 }
