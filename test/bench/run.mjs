@@ -1,21 +1,23 @@
 #!/usr/bin/env node
 // `npm run bench`: ajo against the real ansible-runner, in the same run, on
 //   (a) process of a >= 100k-event result stream,
-//   (b) transmit of mixed private data dirs (100 MB and 500 MB),
+//   (b) transmit of mixed private data dirs (100 MB and 500 MB), (b2) of 2 GB with 100,000 files,
 //   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
 //   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
 //   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root),
 //   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG),
 //   (g) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG),
-//   (h) a queue draining 100 real jobs 5 at a time against one Indexed Job (needs $KUBECONFIG, a node).
+//   (h) a queue draining 100 real jobs 5 at a time against one Indexed Job (needs $KUBECONFIG, a node),
+//   (i) apply → running worker pod of hello-world against a bare Pod of its worker container (needs $KUBECONFIG, root).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue,drain] [--reps N]
-//                           [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]
+//   node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,history,queue,drain] [--reps N]
+//                           [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { applyFloorCase, applyFloorSkipReason } from './cases/apply-floor.mjs';
 import { declarativeCase, declarativeSkipReason } from './cases/declarative.mjs';
 import { historyCase } from './cases/history.mjs';
 import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
@@ -23,11 +25,11 @@ import { pipelineCase } from './cases/pipeline.mjs';
 import { processCase } from './cases/process.mjs';
 import { queueCase, queueSkipReason } from './cases/queue.mjs';
 import { queueDrainCase, queueDrainSkipReason } from './cases/queue-drain.mjs';
-import { transmitCase } from './cases/transmit.mjs';
+import { transmitCase, transmitLargeCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'pipeline', 'operator', 'declarative', 'history', 'queue', 'drain'];
+const CASES = ['process', 'transmit', 'transmit-large', 'pipeline', 'operator', 'declarative', 'floor', 'history', 'queue', 'drain'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -35,13 +37,15 @@ function parseOptions() {
       only: { type: 'string', default: CASES.join(',') },
       reps: { type: 'string' },
       sizes: { type: 'string', default: '100,500' },
+      'large-size': { type: 'string', default: '2048' },
+      'large-files': { type: 'string', default: '100000' },
       jobs: { type: 'string', default: '1000' },
       'history-jobs': { type: 'string', default: '10000' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,pipeline,operator,declarative,history,queue,drain] [--reps N] [--sizes 100,500] [--jobs 1000] [--history-jobs 10000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,history,queue,drain] [--reps N] [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -56,8 +60,9 @@ function parseOptions() {
   return {
     only,
     // Wall times are medians: more runs where a run is short, fewer where it takes minutes.
-    reps: { process: reps ?? 3, transmit: reps ?? 3, pipeline: reps ?? 5 },
+    reps: { process: reps ?? 3, transmit: reps ?? 3, transmitLarge: reps ?? 1, pipeline: reps ?? 5 },
     sizesMb: values.sizes.split(',').map((size) => positive(size, '--sizes')),
+    large: { sizeMb: positive(values['large-size'], '--large-size'), files: positive(values['large-files'], '--large-files') },
     jobs: positive(values.jobs, '--jobs'),
     historyJobs: positive(values['history-jobs'], '--history-jobs'),
   };
@@ -88,6 +93,8 @@ async function main() {
   const skipped = [];
   if (options.only.includes('process')) rows.push(...(await processCase({ reps: options.reps.process, log })));
   if (options.only.includes('transmit')) rows.push(...(await transmitCase({ reps: options.reps.transmit, sizesMb: options.sizesMb, log })));
+  // One run each by default: a 2 GB transmit takes tens of seconds on each side.
+  if (options.only.includes('transmit-large')) rows.push(await transmitLargeCase({ reps: options.reps.transmitLarge, ...options.large, log }));
   if (options.only.includes('pipeline')) rows.push(...(await pipelineCase({ reps: options.reps.pipeline, log })));
   if (options.only.includes('operator')) {
     const reason = await operatorSkipReason();
@@ -105,6 +112,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await declarativeCase({ log }));
+    }
+  }
+  if (options.only.includes('floor')) {
+    const reason = applyFloorSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED apply → running against a bare Pod: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await applyFloorCase({ log }));
     }
   }
   if (options.only.includes('history')) {

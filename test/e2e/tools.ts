@@ -206,8 +206,8 @@ export function hostPathVolume(name: string, claim: { namespace: string; name: s
  * may be reported Succeeded without a Running line between). The watch starts before the apply
  * and is given a second to settle; the clock starts at the apply.
  */
-export async function timeToPodPastPending(tools: Tools, namespace: string, jobName: string, apply: () => Promise<unknown>, timeoutMs = 180_000): Promise<number> {
-  const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', `ajo.dev/job-name=${jobName}`, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], {
+export async function timeToPodPastPending(tools: Tools, namespace: string, jobName: string, apply: () => Promise<unknown>, timeoutMs = 180_000, selector = `ajo.dev/job-name=${jobName}`): Promise<number> {
+  const watcher = execa(tools.kubectl, ['--namespace', namespace, 'get', 'pods', '-l', selector, '--watch', '-o', 'jsonpath={.status.phase}{"\\n"}'], {
     env: { KUBECONFIG: process.env.KUBECONFIG },
     reject: false,
     buffer: false,

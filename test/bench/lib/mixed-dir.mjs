@@ -35,9 +35,16 @@ function writeChunked(file, bytes, chunk) {
   }
 }
 
-/** @returns {{ dir: string, files: number, symlinks: number, bytes: number }} the cached dir of about `sizeMb` MB */
-export function mixedDir(sizeMb, log) {
-  const dir = path.join(cacheDir, 'transmit', `mixed-${sizeMb}mb`);
+/**
+ * @param {number} sizeMb the total size
+ * @param {(line: string) => void} log
+ * @param {{ smallFiles?: number }} [shape] how many small files (default 2,000 per 100 MB)
+ * @returns {{ dir: string, files: number, symlinks: number, bytes: number }} the cached dir of about `sizeMb` MB
+ */
+export function mixedDir(sizeMb, log, shape = {}) {
+  const units = sizeMb / 100;
+  const smallFiles = shape.smallFiles ?? 2000 * units;
+  const dir = path.join(cacheDir, 'transmit', shape.smallFiles === undefined ? `mixed-${sizeMb}mb` : `mixed-${sizeMb}mb-${smallFiles}files`);
   const metaFile = `${dir}.json`;
   if (existsSync(dir) && existsSync(metaFile)) return { dir, ...JSON.parse(readFileSync(metaFile, 'utf8')) };
 
@@ -54,11 +61,10 @@ export function mixedDir(sizeMb, log) {
     stats.files += 1;
     stats.bytes += content.length;
   };
-  const units = sizeMb / 100;
 
   write('project/x.yml', '- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug: {msg: hello}\n');
   write('inventory/hosts', 'localhost ansible_connection=local\n');
-  for (let index = 0; index < 2000 * units; index += 1) {
+  for (let index = 0; index < smallFiles; index += 1) {
     const role = `role${index % 40}`;
     const kind = ['tasks', 'defaults', 'templates', 'files/conf.d', 'vars'][index % 5];
     write(`project/roles/${role}/${kind}/f${index}.yml`, textOf(512 + Math.floor(random() * 7680), random));

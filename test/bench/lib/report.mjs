@@ -85,6 +85,19 @@ function declarativeTable(row) {
   ].join('\n');
 }
 
+function floorTable(row) {
+  const { result, addedMs } = row.floor;
+  const side = (name, summary) => `| ${name} | ${seconds(summary.medianMs)} | ${seconds(summary.minMs)} | ${seconds(summary.maxMs)} |`;
+  return [
+    '| kubectl apply → pod past Pending, hello-world (alternated, 10 each) | median | min | max |',
+    '|---|---|---|---|',
+    side('ajo: an AnsibleJob (payload)', result),
+    side('floor: a bare Pod of its worker container', result.barePod),
+    `| ajo adds (median difference) | ${addedMs} ms | | |`,
+    `| target: ${row.target} | ${verdict(row.met)} | | |`,
+  ].join('\n');
+}
+
 function historyTable(row) {
   const { jobs, builds } = row.history;
   const perJob = (build) => `${((build.withHistory.idleRssKb - build.empty.idleRssKb) / jobs).toFixed(1)} kB`;
@@ -117,12 +130,14 @@ export function renderTable(rows, skipped) {
   const history = rows.find((row) => row.history);
   const drain = rows.find((row) => row.drain);
   const declarative = rows.find((row) => row.declarative);
+  const floor = rows.find((row) => row.floor);
   return [
     compared.length ? comparisonTable(compared) : '',
     pipeline.length ? overheadTable(pipeline) : '',
     operator ? operatorTable(operator) : '',
     queue ? queueTable(queue) : '',
     declarative ? declarativeTable(declarative) : '',
+    floor ? floorTable(floor) : '',
     history ? historyTable(history) : '',
     drain ? drainTable(drain) : '',
     ...skipped,
