@@ -8,16 +8,18 @@
 //   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG),
 //   (g) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG),
 //   (h) a queue draining 100 real jobs 5 at a time against one Indexed Job (needs $KUBECONFIG, a node),
-//   (i) apply → running worker pod of hello-world against a bare Pod of its worker container (needs $KUBECONFIG, root).
+//   (i) apply → running worker pod of hello-world against a bare Pod of its worker container (needs $KUBECONFIG, root),
+//   (j) a worker pod's containers (cgroup peak memory, CPU) against ansible-runner worker + a plain loop (same).
 // Prints progress on stderr and the results table on stdout. Benchmarks report; they never
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
-//   node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,history,queue,drain] [--reps N]
+//   node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,pod-cost,history,queue,drain] [--reps N]
 //                           [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { applyFloorCase, applyFloorSkipReason } from './cases/apply-floor.mjs';
+import { podCostCase, podCostSkipReason } from './cases/pod-cost.mjs';
 import { declarativeCase, declarativeSkipReason } from './cases/declarative.mjs';
 import { historyCase } from './cases/history.mjs';
 import { operatorCase, operatorSkipReason } from './cases/operator.mjs';
@@ -29,7 +31,7 @@ import { transmitCase, transmitLargeCase } from './cases/transmit.mjs';
 import { ajoCli, cacheDir, runnerBin } from './lib/env.mjs';
 import { renderTable } from './lib/report.mjs';
 
-const CASES = ['process', 'transmit', 'transmit-large', 'pipeline', 'operator', 'declarative', 'floor', 'history', 'queue', 'drain'];
+const CASES = ['process', 'transmit', 'transmit-large', 'pipeline', 'operator', 'declarative', 'floor', 'pod-cost', 'history', 'queue', 'drain'];
 
 function parseOptions() {
   const { values } = parseArgs({
@@ -45,7 +47,7 @@ function parseOptions() {
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,history,queue,drain] [--reps N] [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,pod-cost,history,queue,drain] [--reps N] [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -121,6 +123,15 @@ async function main() {
       log(skipped.at(-1));
     } else {
       rows.push(await applyFloorCase({ log }));
+    }
+  }
+  if (options.only.includes('pod-cost')) {
+    const reason = podCostSkipReason();
+    if (reason) {
+      skipped.push(`SKIPPED pod cost: ${reason}`);
+      log(skipped.at(-1));
+    } else {
+      rows.push(await podCostCase({ log }));
     }
   }
   if (options.only.includes('history')) {

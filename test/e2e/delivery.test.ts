@@ -15,6 +15,7 @@ import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { waitFor } from '../helpers/wait.js';
+import { costsByContainerName, sampleContainerCgroups, type ContainerCost } from './cgroup-sampler.js';
 import {
   ajoCli,
   chartDir,
@@ -360,11 +361,31 @@ function suite({ tools, plan }: E2eReady) {
     }
   }, 300_000);
 
+  type PodSpec = {
+    containers: Array<{ name: string; image?: string; command?: string[]; args?: string[]; volumeMounts?: Array<{ name: string }> } & Record<string, unknown>>;
+    volumes?: Array<{ name: string } & Record<string, unknown>>;
+  } & Record<string, unknown>;
+  /** A bare Pod with `containers`, the pod-level settings of `from` and the volumes the containers mount. */
+  const podLike = (name: string, from: PodSpec, containers: PodSpec['containers']) => {
+    const mounted = new Set(containers.flatMap((container) => (container.volumeMounts ?? []).map((mount) => mount.name)));
+    const kept = ['securityContext', 'automountServiceAccountToken', 'enableServiceLinks', 'serviceAccountName', 'nodeName', 'schedulerName'];
+    return {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, labels: { 'ajo-e2e/floor': name } },
+      spec: {
+        ...Object.fromEntries(kept.filter((key) => key in from).map((key) => [key, from[key]])),
+        restartPolicy: 'Never',
+        containers,
+        volumes: (from.volumes ?? []).filter((volume) => mounted.has(volume.name)),
+      },
+    };
+  };
+
   test('time from kubectl apply to a running worker pod, hello-world, median of 10, against a bare Pod of the same image and command', async () => {
-    type PodSpec = {
-      containers: Array<{ name: string; volumeMounts?: Array<{ name: string }> } & Record<string, unknown>>;
-      volumes?: Array<{ name: string } & Record<string, unknown>>;
-    } & Record<string, unknown>;
+    // The floor: a Pod the user could have written, of the worker container alone (same image,
+    // command, env, mounts and security settings as ajo's worker container), with the volumes it
+    // mounts; no operator, no sidecar, no status document.
     const example = await json<{ spec: Record<string, unknown> }>('get', 'ajob', 'payload');
     const ajoSample = async (name: string): Promise<{ ms: number; spec: PodSpec }> => {
       const manifest = { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name }, spec: { payload: example.spec.payload } };
@@ -375,27 +396,8 @@ function suite({ tools, plan }: E2eReady) {
       await kubectl('delete', 'ajob', name, '--wait=false');
       return { ms, spec };
     };
-    // The floor: a Pod the user could have written, of the worker container alone (same image,
-    // command, env, mounts and security settings as ajo's worker container), with the volumes it
-    // mounts; no operator, no sidecar, no status document.
-    const barePod = (name: string, from: PodSpec) => {
-      const worker = from.containers.find((container) => container.name === 'worker')!;
-      const mounted = new Set((worker.volumeMounts ?? []).map((mount) => mount.name));
-      const kept = ['securityContext', 'automountServiceAccountToken', 'enableServiceLinks', 'serviceAccountName', 'nodeName', 'schedulerName'];
-      return {
-        apiVersion: 'v1',
-        kind: 'Pod',
-        metadata: { name, labels: { 'ajo-e2e/floor': name } },
-        spec: {
-          ...Object.fromEntries(kept.filter((key) => key in from).map((key) => [key, from[key]])),
-          restartPolicy: 'Never',
-          containers: [worker],
-          volumes: (from.volumes ?? []).filter((volume) => mounted.has(volume.name)),
-        },
-      };
-    };
     const bareSample = async (name: string, from: PodSpec): Promise<number> => {
-      const ms = await timeToPodPastPending(tools, namespace, name, () => kubectlIn(JSON.stringify(barePod(name, from)), 'apply', '-f', '-'), 120_000, `ajo-e2e/floor=${name}`);
+      const ms = await timeToPodPastPending(tools, namespace, name, () => kubectlIn(JSON.stringify(podLike(name, from, [from.containers.find((container) => container.name === 'worker')!])), 'apply', '-f', '-'), 120_000, `ajo-e2e/floor=${name}`);
       await waitFor(`bare pod ${name} to finish`, async () => {
         const phase = (await json<{ status?: { phase?: string } }>('get', 'pod', name)).status?.phase;
         return phase === 'Succeeded' || phase === 'Failed' ? phase : undefined;
@@ -439,6 +441,86 @@ function suite({ tools, plan }: E2eReady) {
     expect(ajo).toHaveLength(10);
     expect(bare).toHaveLength(10);
   }, 1_200_000);
+
+  test('what a worker pod costs: its containers\' cgroup peak memory and CPU time against the real ansible-runner worker with a plain loop beside it, short play and 10,000 events', async () => {
+    const plays: Record<string, string> = {
+      short: ['- hosts: all', '  gather_facts: false', '  tasks:', '    - ansible.builtin.debug: { msg: hello }', ''].join('\n'),
+      long: ['- hosts: all', '  gather_facts: false', '  tasks:', '    - ansible.builtin.debug: { msg: "item {{ item }}" }', '      loop: "{{ range(10000) | list }}"', ''].join('\n'),
+    };
+    type Measured = { podUid: string; containers: Record<string, ContainerCost>; eventCount?: number };
+    type CostPod = { metadata: { uid: string }; spec: PodSpec; status?: { phase?: string; containerStatuses?: Array<{ name: string; containerID?: string }> } };
+    const results: Record<string, Record<string, Measured>> = {};
+    for (const [play, playbook] of Object.entries(plays)) {
+      const dir = privateDataDir(`cost-${play}`, playbook);
+      try {
+        const measureJob = async (name: string, ...flags: string[]): Promise<Measured & { pod: CostPod }> => {
+          const sampler = sampleContainerCgroups();
+          try {
+            const submitted = await submit(dir, '--name', name, ...flags);
+            expect([name, submitted.exitCode, String(submitted.stderr).slice(-500)]).toEqual([name, 0, expect.any(String)]);
+            const done = await finished(name);
+            expect([name, done.status?.phase]).toEqual([name, 'Succeeded']);
+            const pod = await json<CostPod>('get', 'pod', done.status!.podName!);
+            return { podUid: pod.metadata.uid, containers: costsByContainerName(sampler.stop(), pod), eventCount: done.status?.eventCount, pod };
+          } finally {
+            sampler.stop();
+          }
+        };
+        const ajo = await measureJob(`cost-${play}-ajo`);
+        const runnerWorker = await measureJob(`cost-${play}-runner`, '--worker', 'ansible-runner');
+        // The peer: the same ansible-runner worker container, and beside it a plain shell loop
+        // that waits for the stream's end (its last line, {"eof": true}) instead of ajo process.
+        const worker = runnerWorker.pod.spec.containers.find((container) => container.name === 'worker')!;
+        const output = /(?:>>|>) *'?([^'\s]+)'?\s*$/m.exec([...(worker.command ?? []), ...(worker.args ?? [])].join(' '))?.[1];
+        expect(output).toMatch(/^\//);
+        const loop = {
+          name: 'loop',
+          image: worker.image,
+          imagePullPolicy: 'IfNotPresent',
+          command: ['sh', '-c', `until tail -c 64 ${output} 2>/dev/null | grep -q '"eof"'; do sleep 0.2; done`],
+          volumeMounts: worker.volumeMounts,
+          securityContext: worker.securityContext,
+        };
+        const peerName = `cost-${play}-peer`;
+        const sampler = sampleContainerCgroups();
+        const peerPod = await (async () => {
+          await kubectlIn(JSON.stringify(podLike(peerName, runnerWorker.pod.spec, [worker, loop])), 'apply', '-f', '-');
+          return waitFor(`pod ${peerName} to finish`, async () => {
+            const current = await json<CostPod>('get', 'pod', peerName);
+            return current.status?.phase === 'Succeeded' || current.status?.phase === 'Failed' ? current : undefined;
+          }, 600_000, KUBECTL_POLL_MS);
+        })().finally(() => sampler.stop());
+        const peerSampled = sampler.stop();
+        expect([peerName, peerPod.status?.phase]).toEqual([peerName, 'Succeeded']);
+        results[play] = {
+          ajo: { podUid: ajo.podUid, containers: ajo.containers, eventCount: ajo.eventCount },
+          ansibleRunnerWorkerWithAjoProcess: { podUid: runnerWorker.podUid, containers: runnerWorker.containers, eventCount: runnerWorker.eventCount },
+          ansibleRunnerWorkerWithLoop: { podUid: peerPod.metadata.uid, containers: costsByContainerName(peerSampled, peerPod) },
+        };
+        await kubectl('delete', 'pod', peerName, '--wait=false');
+        await kubectl('delete', 'ajob', `cost-${play}-ajo`, `cost-${play}-runner`, '--wait=false');
+      } finally {
+        rmSync(dir, { recursive: true, force: true });
+      }
+    }
+    const result = { measuredAt: new Date().toISOString(), version, cluster: process.env.KUBECONFIG, measure: 'per container: cgroup peak memory (high-water mark) and CPU time, last read before it ended (sampled every 50 ms)', plays: results };
+    const dir = path.join(process.env.AJO_CACHE_DIR ?? path.join(homedir(), '.cache', 'ajo'), 'e2e');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'pod-cost.json'), `${JSON.stringify(result, null, 2)}\n`);
+    const mb = (cost?: ContainerCost) => (cost ? `${(cost.peakMemoryBytes / 1048576).toFixed(1)} MB, ${cost.cpuSeconds.toFixed(2)} s CPU` : 'not sampled');
+    for (const [play, sides] of Object.entries(results)) {
+      console.log(
+        `e2e: pod cost, ${play} play (${sides.ajo!.eventCount} events): ajo worker ${mb(sides.ajo!.containers.worker)}, ajo process ${mb(sides.ajo!.containers.process)}; ` +
+          `ansible-runner worker ${mb(sides.ansibleRunnerWorkerWithLoop!.containers.worker)}, plain loop ${mb(sides.ansibleRunnerWorkerWithLoop!.containers.loop)}`,
+      );
+    }
+    // Both sides ran the same play to the end, and every container was seen by the sampler.
+    expect(results.long!.ajo!.eventCount).toBeGreaterThanOrEqual(10_000);
+    for (const [play, sides] of Object.entries(results)) {
+      expect([play, Object.keys(sides.ajo!.containers).sort()]).toEqual([play, ['process', 'worker']]);
+      expect([play, Object.keys(sides.ansibleRunnerWorkerWithLoop!.containers).sort()]).toEqual([play, ['loop', 'worker']]);
+    }
+  }, 1_800_000);
 
   test('helm upgrade with changed values: one replica, new settings, no Secret access, still runs jobs', async () => {
     await helm('upgrade', release, chartDir, '--wait', '--timeout', '5m',

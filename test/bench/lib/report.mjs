@@ -98,6 +98,21 @@ function floorTable(row) {
   ].join('\n');
 }
 
+function podCostTable(row) {
+  const { plays } = row.podCost.result;
+  const cost = (c) => (c ? `${megabytes(c.peakMemoryBytes / 1024)}, ${c.cpuSeconds.toFixed(2)} s` : 'not sampled');
+  return [
+    '| container: cgroup peak memory, CPU time | short play | 10,000-event play |',
+    '|---|---|---|',
+    `| ajo worker (ajo worker + ansible-playbook) | ${cost(plays.short.ajo.containers.worker)} | ${cost(plays.long.ajo.containers.worker)} |`,
+    `| ajo process (the sidecar) | ${cost(plays.short.ajo.containers.process)} | ${cost(plays.long.ajo.containers.process)} |`,
+    `| peer: ansible-runner worker (+ ansible-playbook) | ${cost(plays.short.ansibleRunnerWorkerWithLoop.containers.worker)} | ${cost(plays.long.ansibleRunnerWorkerWithLoop.containers.worker)} |`,
+    `| peer: a plain shell loop beside it | ${cost(plays.short.ansibleRunnerWorkerWithLoop.containers.loop)} | ${cost(plays.long.ansibleRunnerWorkerWithLoop.containers.loop)} |`,
+    `| (for reference) ajo process beside the ansible-runner worker | ${cost(plays.short.ansibleRunnerWorkerWithAjoProcess.containers.process)} | ${cost(plays.long.ansibleRunnerWorkerWithAjoProcess.containers.process)} |`,
+    `| target: ${row.target} | ${verdict(row.met)} | |`,
+  ].join('\n');
+}
+
 function historyTable(row) {
   const { jobs, builds } = row.history;
   const perJob = (build) => `${((build.withHistory.idleRssKb - build.empty.idleRssKb) / jobs).toFixed(1)} kB`;
@@ -131,6 +146,7 @@ export function renderTable(rows, skipped) {
   const drain = rows.find((row) => row.drain);
   const declarative = rows.find((row) => row.declarative);
   const floor = rows.find((row) => row.floor);
+  const podCost = rows.find((row) => row.podCost);
   return [
     compared.length ? comparisonTable(compared) : '',
     pipeline.length ? overheadTable(pipeline) : '',
@@ -138,6 +154,7 @@ export function renderTable(rows, skipped) {
     queue ? queueTable(queue) : '',
     declarative ? declarativeTable(declarative) : '',
     floor ? floorTable(floor) : '',
+    podCost ? podCostTable(podCost) : '',
     history ? historyTable(history) : '',
     drain ? drainTable(drain) : '',
     ...skipped,
