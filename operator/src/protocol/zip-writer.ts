@@ -90,19 +90,39 @@ function dosDateTime(date: Date): { dosTime: number; dosDate: number } {
   };
 }
 
-/** An append-only file with coalesced writes and positional patches. */
+/** Records up to this size are copied into the output block rather than queued by reference. */
+const COPY_BELOW_BYTES = 64 * 1024;
+
+/**
+ * An append-only file with coalesced writes and positional patches.
+ *
+ * Small records are copied into one block: a queued slice keeps its whole backing buffer alive,
+ * and a small member's deflate output is a few bytes of a chunk of 16 KiB or more, so queuing
+ * 1 MiB of such slices held 160 MB for a tree of 10,000 small files (measured; now flat).
+ */
 class OutputFile {
   position = 0;
   private readonly queued: Buffer[] = [];
   private queuedBytes = 0;
+  private readonly block = Buffer.allocUnsafe(OUTPUT_BUFFER_BYTES);
+  /** block[blockStart, blockUsed) is copied in but not yet queued. */
+  private blockStart = 0;
+  private blockUsed = 0;
 
   constructor(private readonly fd: number) {}
 
   append(data: Buffer): void {
     if (data.length === 0) return;
-    this.queued.push(data);
-    this.queuedBytes += data.length;
     this.position += data.length;
+    if (data.length < COPY_BELOW_BYTES) {
+      if (this.blockUsed + data.length > this.block.length) this.flush();
+      this.blockUsed += data.copy(this.block, this.blockUsed);
+      this.queuedBytes += data.length;
+    } else {
+      this.queueBlock();
+      this.queued.push(data);
+      this.queuedBytes += data.length;
+    }
     if (this.queuedBytes >= OUTPUT_BUFFER_BYTES) this.flush();
   }
 
@@ -112,12 +132,21 @@ class OutputFile {
   }
 
   flush(): void {
+    this.queueBlock();
     let buffers = this.queued.splice(0);
     this.queuedBytes = 0;
     while (buffers.length > 0) {
       const written = writevSync(this.fd, buffers);
       buffers = dropWritten(buffers, written);
     }
+    // Written synchronously, so the block is free again.
+    this.blockStart = 0;
+    this.blockUsed = 0;
+  }
+
+  private queueBlock(): void {
+    if (this.blockUsed > this.blockStart) this.queued.push(this.block.subarray(this.blockStart, this.blockUsed));
+    this.blockStart = this.blockUsed;
   }
 }
 
@@ -461,12 +490,19 @@ function writeSharedFields(header: Buffer, at: number, member: Member, compresse
   header.writeUInt16LE(extraLength, at + 22);
 }
 
+/** Room for deflate's worst case (stored blocks: 5 bytes per 16 KiB plus a little) in one buffer. */
+function outputChunkSize(inputBytes: number): number {
+  return Math.max(zlib.constants.Z_MIN_CHUNK, inputBytes + (inputBytes >> 10) + 64);
+}
+
 function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
   // A small whole member costs less to deflate here than to hand to the pool and back.
-  if (last && dictionary === undefined && data.length <= DEFLATE_INLINE_BYTES) return Promise.resolve(zlib.deflateRawSync(data));
+  // Its output buffer sized to the data: the default 16 KiB chunk would be allocated (and held
+  // until the next GC) for every small file.
+  if (last && dictionary === undefined && data.length <= DEFLATE_INLINE_BYTES) return Promise.resolve(zlib.deflateRawSync(data, { chunkSize: outputChunkSize(data.length) }));
   return deflateRaw(data, {
     // One output buffer per piece, rather than a 16 KiB chunk list joined by a copy at the end.
-    chunkSize: Math.max(zlib.constants.Z_MIN_CHUNK, data.length + (data.length >> 10) + 64),
+    chunkSize: outputChunkSize(data.length),
     ...(dictionary ? { dictionary } : {}),
     finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
   });
