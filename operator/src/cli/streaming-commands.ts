@@ -123,7 +123,7 @@ async function toTransmitOptions(dir: string, flags: Record<string, unknown>, ru
     if (value === undefined) continue;
     options[name] = flag.value === 'extravars' ? await parseExtravars(value as string[]) : value;
   }
-  const { transmitOptionsSchema } = await import('../streaming/transmit.js');
+  const [{ transmitOptionsSchema }] = await Promise.all([import('../streaming/transmit.js'), import('./zod-jitless.js')]);
   const checked = transmitOptionsSchema.safeParse(options);
   if (!checked.success) {
     throw new UsageError(

@@ -8,6 +8,7 @@
 // AJO_BENCH_BASELINE_CLI names another build's cli/main.js, whose `t|w|p` and `run` then take
 // their turns in the same rounds (a change's before and after, under the same load).
 import { mkdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { ajo, ansiblePlaybookBin, cacheDir, runner, scrubbedEnv } from '../lib/env.mjs';
 import { measurePipeline, takeTurns } from '../lib/measure.mjs';
@@ -61,7 +62,11 @@ export async function pipelineCase({ reps, log }) {
     variants.push(streaming('baseline ajo t|w|p', baseline), oneCommand('baseline ajo run', baseline));
   }
   log(`pipeline: ${SHORT_PLAYBOOK} (4 debug tasks on localhost) in ${pdd}`);
+  const loadBefore = os.loadavg()[0];
   const summaries = await takeTurns(reps, variants, log);
+  // A busy machine stretches every run by more than the overheads measured: say how busy it was.
+  const load = `load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs`;
+  log(`pipeline: ${load}`);
   const plain = summaries['ansible-playbook'];
   const row = (label, ajoName, runnerName, ceilingMs) => {
     const overheadMs = summaries[ajoName].wallMs - plain.wallMs;
@@ -76,7 +81,7 @@ export async function pipelineCase({ reps, log }) {
       ...(summaries[baselineName] && { baselineBuild: { cli: baselineCli, ...summaries[baselineName] } }),
       overheadMs,
       p90OverheadMs,
-      target: `ajo overhead < ${ceilingMs} ms (median and p90 of ${reps})`,
+      target: `ajo overhead < ${ceilingMs} ms (median and p90 of ${reps}; ${load})`,
       met: overheadMs < ceilingMs && p90OverheadMs < ceilingMs,
     };
   };
