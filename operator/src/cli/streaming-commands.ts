@@ -41,7 +41,7 @@ export async function parseExtravars(values: readonly string[]): Promise<Record<
     }
     const trimmed = source.trim();
     if (trimmed.startsWith('{') || value.startsWith('@')) {
-      const { parse } = await import('yaml');
+      const { parse } = await import('./yaml-parse.js');
       let parsed: unknown;
       try {
         parsed = parse(source);
