@@ -65,7 +65,11 @@ export async function pipelineCase({ reps, log }) {
   const loadBefore = os.loadavg()[0];
   const summaries = await takeTurns(reps, variants, log);
   // A busy machine stretches every run by more than the overheads measured: say how busy it was.
-  const load = `load average ${loadBefore.toFixed(1)} → ${os.loadavg()[0].toFixed(1)} on ${os.availableParallelism()} CPUs`;
+  const loadAfter = os.loadavg()[0];
+  const load = `load average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${os.availableParallelism()} CPUs`;
+  // Runs that waited for a CPU more than they ran say nothing about 150-200 ms targets (the
+  // bench itself keeps about one CPU busy): the CPU times still compare the tools.
+  const judged = Math.max(loadBefore, loadAfter) <= os.availableParallelism() + 1;
   log(`pipeline: ${load}`);
   const plain = summaries['ansible-playbook'];
   const row = (label, ajoName, runnerName, ceilingMs) => {
@@ -82,7 +86,7 @@ export async function pipelineCase({ reps, log }) {
       overheadMs,
       p90OverheadMs,
       target: `ajo overhead < ${ceilingMs} ms (median and p90 of ${reps}; ${load})`,
-      met: overheadMs < ceilingMs && p90OverheadMs < ceilingMs,
+      met: judged ? overheadMs < ceilingMs && p90OverheadMs < ceilingMs : 'not judged: the machine was busy (compare the CPU times)',
     };
   };
   return [
