@@ -2,7 +2,7 @@
  * The AnsibleJobTemplate API: a job spec without a run, plus which launch-time fields a job
  * made from it may override (AWX's "prompt on launch"). One zod source for types and CRD.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Condition, ObjectMeta, OverridableField, Phase, TemplateJobSpec } from './ansible-job.js';
 import { buildCustomResourceDefinition, type CustomResourceDefinition } from './crd.js';
 

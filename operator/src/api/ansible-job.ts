@@ -6,7 +6,7 @@
  * the Kubernetes extensions (`x-kubernetes-validations`, `x-kubernetes-preserve-unknown-fields`)
  * stay next to the field they belong to instead of in a second, hand-kept schema.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { kubeName } from './names.js';
 import { hostCountsSchema, runnerStatusSchema } from '../protocol/status-document.js';
 import { Source } from './source.js';

@@ -3,7 +3,7 @@
  * once. status.admitted is the slot ledger the operator writes with optimistic concurrency
  * before any job launches (see controller/queue/admission.ts for why that keeps the limit).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { Condition, ObjectMeta } from './ansible-job.js';
 import { buildCustomResourceDefinition, type CustomResourceDefinition } from './crd.js';
 

@@ -2,7 +2,7 @@
  * The AnsibleSchedule API (ajo.dev/v1alpha1): an AnsibleJob spec run on a cron timetable. The
  * single source for the CRD's schema (crd-schedule.ts) and for the controller's types.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { AnsibleJobSpec, API_VERSION, Condition, ObjectMeta } from './ansible-job.js';
 
 export const SCHEDULE_KIND = 'AnsibleSchedule';

@@ -7,7 +7,7 @@
  * anything else it does not know, so a new zod construct can never slip into the CRD in a
  * form the API server would reject or read differently.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AnsibleJobSpec,
   AnsibleJobStatus,

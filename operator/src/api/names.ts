@@ -1,5 +1,5 @@
 /** Field types the AnsibleJob API shares between its parts: Kubernetes object names. */
-import { z } from 'zod';
+import * as z from 'zod';
 
 export const kubeName = z
   .string()

@@ -5,7 +5,7 @@
  *
  * The resource only names ConfigMaps and Secrets; their data never passes through the operator.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { kubeName } from './names.js';
 
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 // dockerode (and the ssh2 stack under it) is loaded only when an engine is used: image
 // cleanup is opt-in, and the operator should not carry it in memory otherwise.
 import type Docker from 'dockerode';
-import { z } from 'zod';
+import * as z from 'zod';
 import { importPeer } from '../protocol/optional-peer.js';
 
 export type Executable = 'docker' | 'podman';

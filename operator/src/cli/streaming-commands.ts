@@ -41,7 +41,7 @@ export async function parseExtravars(values: readonly string[]): Promise<Record<
     }
     const trimmed = source.trim();
     if (trimmed.startsWith('{') || value.startsWith('@')) {
-      const { parse } = await import('yaml');
+      const { parse } = await import('./yaml-parse.js');
       let parsed: unknown;
       try {
         parsed = parse(source);
@@ -123,7 +123,7 @@ async function toTransmitOptions(dir: string, flags: Record<string, unknown>, ru
     if (value === undefined) continue;
     options[name] = flag.value === 'extravars' ? await parseExtravars(value as string[]) : value;
   }
-  const { transmitOptionsSchema } = await import('../streaming/transmit.js');
+  const [{ transmitOptionsSchema }] = await Promise.all([import('../streaming/transmit.js'), import('./zod-jitless.js')]);
   const checked = transmitOptionsSchema.safeParse(options);
   if (!checked.success) {
     throw new UsageError(

@@ -3,7 +3,7 @@
 // argparse's nargs lists (`--remove-images a b`); `a,b` is one value, as in
 // ansible-runner whatever its help text says.
 import { Command, CommanderError, Option } from 'commander';
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { GRACE_PERIOD_DEFAULT_MINUTES } from '../cleanup/dirs.js';
 import { untilCutoff } from '../cleanup/images.js';

@@ -13,7 +13,7 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { Agent, type Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
-import { z } from 'zod';
+import * as z from 'zod';
 import { importPeer } from '../protocol/optional-peer.js';
 
 export interface PreparedRequest {

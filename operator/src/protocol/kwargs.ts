@@ -7,7 +7,7 @@
  * its Python API sends (envvars, settings, ssh_key, ...). An unknown key makes
  * ansible-runner's worker crash with a TypeError; ours names the key instead.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { runOptionKwargsShape } from './run-options.js';
 
 const nullableString = z.string().nullable().optional();

@@ -10,7 +10,7 @@
  * adds only when set (no `unset`).
  */
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { RoleVarsError, roleVarsJson } from './role-play.js';
 
 export const DEFAULT_CONTAINER_IMAGE = 'quay.io/ansible/ansible-runner:devel';

@@ -5,7 +5,7 @@
  * one and reads the other. Host counts and runner statuses are defined here once, and the
  * AnsibleJob API (api/ansible-job.ts) reuses them for its status.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const count = z.int().min(0);
 

@@ -4,7 +4,7 @@
  * arguments, never from the clock.
  */
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { type CronExpression, parseCron } from './cron.js';
 import { cronInstants, nextCronInstant, shortestIntervalSeconds } from './times.js';
 import { DEFAULT_TIME_ZONE, timeZoneError } from './zone.js';

@@ -4,7 +4,7 @@
  * (decide.ts) for a plan and applies it. Level-based: it never remembers a timer it set; each
  * reconcile works out from the cluster which run is due and asks to be woken at the next one.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { API_VERSION, Phase } from '../api/ansible-job.js';
 import { LABEL_SCHEDULE_NAME, parseAnsibleSchedule, SCHEDULE_KIND, SCHEDULE_PLURAL, schedulePaths, type StoredAnsibleSchedule } from '../api/ansible-schedule.js';
 import { LABEL_SCHEDULED_TIME, parseScheduledTimeLabel } from '../schedule/index.js';

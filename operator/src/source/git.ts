@@ -5,7 +5,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { z } from 'zod';
+import type * as z from 'zod';
 import type { GitProject } from '../api/source.js';
 import { ComposeError, invalidSource } from './errors.js';
 import { classifyGitFailure, gitMessage, redactUrlCredentials } from './git-errors.js';

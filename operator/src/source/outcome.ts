@@ -5,7 +5,7 @@
  * Pure (zod only): the controller parses the sidecar's termination message with it. Success
  * is the status document's `composed` (protocol/status-document.ts), which the sidecar serves.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { composedSchema } from '../protocol/status-document.js';
 
 /** Why a compose failed; each is a reason the AnsibleJob can carry as is. */

@@ -4,7 +4,7 @@
 // created after its job and owned by it, so the garbage collector removes it
 // and the operator needs no `list` on Secrets (which would return their data).
 // Everything is parsed here, at the edge, into the plain facts orphans.ts judges.
-import { z } from 'zod';
+import * as z from 'zod';
 
 import { WORKER_POD_SELECTOR } from '../api/ansible-job.js';
 import { paths, type KubeClient } from '../kube/client.js';

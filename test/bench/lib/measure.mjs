@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { scrubbedEnv, shellQuote } from './env.mjs';
 
-const TIME_FORMAT = '%e %M %x';
+const TIME_FORMAT = '%e %M %x %U %S';
 
 /**
  * @typedef {{ argv: string[], label?: string }} Stage
  * @typedef {{ stdin?: string, stdout?: string, cwd?: string, env?: Record<string, string>, allowExit?: number[] }} PipelineOptions
- * @typedef {{ label: string, rssKb: number, exit: number }} StageResult
- * @typedef {{ wallMs: number, peakRssKb: number, stages: StageResult[] }} Measurement
+ * @typedef {{ label: string, rssKb: number, exit: number, cpuMs: number }} StageResult
+ * @typedef {{ wallMs: number, peakRssKb: number, cpuMs: number, stages: StageResult[] }} Measurement
  */
 
 /** @returns {Promise<Measurement>} */
@@ -45,7 +45,9 @@ export async function measurePipeline(/** @type {Stage[]} */ stages, /** @type {
       const stderr = readFileSync(stderrFile, 'utf8').slice(-2000);
       throw new Error(`${failed.label} exited ${failed.exit} in: ${script}\n--- stderr (tail) ---\n${stderr}`);
     }
-    return { wallMs, peakRssKb: Math.max(...results.map((stage) => stage.rssKb)), stages: results };
+    // CPU time (user + system, the stage's waited-for children included) is what load from
+    // elsewhere disturbs least: on a busy machine it tells where wall time would go.
+    return { wallMs, peakRssKb: Math.max(...results.map((stage) => stage.rssKb)), cpuMs: results.reduce((sum, stage) => sum + stage.cpuMs, 0), stages: results };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
   }
@@ -55,10 +57,10 @@ function readTimeFile(file) {
   // time(1) prepends "Command exited with non-zero status N" (or "Command terminated by
   // signal N") to its format line; the format line is always last.
   const lines = readFileSync(file, 'utf8').trim().split('\n');
-  const [, rssKb, exit] = (lines.at(-1) ?? '').split(' ').map(Number);
+  const [, rssKb, exit, userS, systemS] = (lines.at(-1) ?? '').split(' ').map(Number);
   if (!Number.isFinite(rssKb)) throw new Error(`unreadable time(1) output: ${lines.join(' / ')}`);
   const signalled = lines.find((line) => line.startsWith('Command terminated by signal'));
-  return { rssKb, exit: signalled ? 128 + Number(signalled.split(' ').at(-1)) : exit };
+  return { rssKb, exit: signalled ? 128 + Number(signalled.split(' ').at(-1)) : exit, cpuMs: Math.round((userS + systemS) * 1000) };
 }
 
 export const median = (values) => {
@@ -67,16 +69,23 @@ export const median = (values) => {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 };
 
+/** The nearest-rank percentile: the smallest value that at least p% of the values are not above (p90 of 15: the 14th). */
+export const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
+};
+
 /**
  * @typedef {{ name: string, run: (rep: number) => Promise<Measurement>, prepare?: (rep: number) => void | Promise<void> }} Variant
- * @typedef {{ wallMs: number, peakRssKb: number, runs: Measurement[] }} Summary
+ * @typedef {{ wallMs: number, p90WallMs: number, cpuMs: number, peakRssKb: number, runs: Measurement[] }} Summary
  */
 
 /**
  * Runs every variant `reps` times, taking turns (a, b, c, a, b, c, ...) so that load from
  * elsewhere on the machine hits all of them alike, with `prepare` (untimed) before each
- * run. Summarises each variant by its median wall time (the machine is noisy) and the
- * highest peak RSS seen (memory is a ceiling, not an average).
+ * run. Summarises each variant by its median wall time (the machine is noisy), its 90th
+ * percentile, its median CPU time, and the highest peak RSS seen (memory is a ceiling, not
+ * an average).
  * @returns {Promise<Record<string, Summary>>}
  */
 export async function takeTurns(reps, /** @type {Variant[]} */ variants, log = () => {}) {
@@ -92,7 +101,7 @@ export async function takeTurns(reps, /** @type {Variant[]} */ variants, log = (
   return Object.fromEntries(
     Object.entries(runs).map(([name, measured]) => [
       name,
-      { wallMs: median(measured.map((run) => run.wallMs)), peakRssKb: Math.max(...measured.map((run) => run.peakRssKb)), runs: measured },
+      { wallMs: median(measured.map((run) => run.wallMs)), p90WallMs: percentile(measured.map((run) => run.wallMs), 90), cpuMs: median(measured.map((run) => run.cpuMs)), peakRssKb: Math.max(...measured.map((run) => run.peakRssKb)), runs: measured },
     ]),
   );
 }

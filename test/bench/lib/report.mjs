@@ -22,16 +22,20 @@ function comparisonTable(rows) {
 
 function overheadTable(rows) {
   const lines = [
-    '| job of a short playbook | median wall | overhead over plain ansible-playbook |',
-    '|---|---|---|',
+    '| job of a short playbook | median wall | p90 wall | overhead over plain ansible-playbook: median / p90 | median CPU time (overhead) |',
+    '|---|---|---|---|---|',
   ];
   const baseline = rows[0].baseline;
-  lines.push(`| plain ansible-playbook | ${seconds(baseline.wallMs)} | - |`);
-  lines.push(`| ansible-playbook with the awx_display callback (no target; shows the callback's share) | ${seconds(rows[0].withCallback.wallMs)} | ${Math.round(rows[0].withCallback.wallMs - baseline.wallMs)} ms |`);
+  const overhead = (summary) => `${Math.round(summary.wallMs - baseline.wallMs)} / ${Math.round(summary.p90WallMs - baseline.p90WallMs)} ms`;
+  const cpu = (summary) => `${seconds(summary.cpuMs)} (${Math.round(summary.cpuMs - baseline.cpuMs)} ms)`;
+  const line = (name, summary) => `| ${cell(name)} | ${seconds(summary.wallMs)} | ${seconds(summary.p90WallMs)} | ${overhead(summary)} | ${cpu(summary)} |`;
+  lines.push(`| plain ansible-playbook | ${seconds(baseline.wallMs)} | ${seconds(baseline.p90WallMs)} | - | ${seconds(baseline.cpuMs)} |`);
+  lines.push(line("ansible-playbook with the awx_display callback (no target; shows the callback's share)", rows[0].withCallback));
   for (const row of rows) {
     const what = row.case.replace(/^\(c\) short playbook, /, '');
-    lines.push(`| ajo ${cell(what)} | ${seconds(row.ajo.wallMs)} | ${Math.round(row.ajo.wallMs - baseline.wallMs)} ms |`);
-    lines.push(`| ansible-runner ${cell(what)} | ${seconds(row.runner.wallMs)} | ${Math.round(row.runner.wallMs - baseline.wallMs)} ms |`);
+    lines.push(line(`ajo ${what}`, row.ajo));
+    if (row.baselineBuild) lines.push(line(`ajo ${what}, baseline build (${row.baselineBuild.cli})`, row.baselineBuild));
+    lines.push(line(`ansible-runner ${what}`, row.runner));
   }
   return lines.join('\n');
 }

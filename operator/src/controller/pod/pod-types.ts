@@ -2,7 +2,7 @@
  * The slice of core/v1 Pod that the controller reads, parsed at the edge (informer and
  * REST responses). Everything else passes through untouched (`loose`).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 
 const ContainerState = z
   .object({

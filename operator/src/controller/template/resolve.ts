@@ -4,7 +4,7 @@
  * Pure; the result is recorded once in status.template, so a later template edit never
  * changes a job that already exists.
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import {
   AnsibleJobSpec,
   TemplateJobSpec,
