@@ -47,6 +47,8 @@ export class LeaderElector {
   private stopped = false;
   private observedVersion: string | undefined;
   private observedAt = 0;
+  /** Set when the last read of the lease named another live holder. */
+  private lostTo: string | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {}
@@ -87,25 +89,47 @@ export class LeaderElector {
     const renewDeadline = this.options.renewDeadlineMs ?? 10_000;
     let lastRenew = 0;
     while (!this.stopped) {
+      // Measured from the start of the attempt, which is no later than the write the others
+      // observe: the leader's deadline then always falls before the others' leaseDuration.
+      const attemptStart = Date.now();
+      // A leader's attempt may not outlive its renew deadline: a request hanging on a dead
+      // connection (the client's default timeout is 30 s) would otherwise keep it leading
+      // long after a standby, seeing no renewal for leaseDuration, has taken over.
+      const timeoutMs = Math.max(1, this.leading ? lastRenew + renewDeadline - attemptStart : renewDeadline);
       let held = false;
       try {
-        held = await this.tryAcquireOrRenew();
+        held = await this.tryAcquireOrRenew(timeoutMs);
       } catch (error) {
         this.options.logger.warn('lease update failed', { error });
       }
       const now = Date.now();
       if (held) {
-        lastRenew = now;
+        lastRenew = attemptStart;
         this.setLeading(true);
-      } else if (this.leading && now - lastRenew >= renewDeadline) {
+      } else if (this.leading && (now - lastRenew >= renewDeadline || this.lostTo !== undefined)) {
+        // Also at once when the lease names someone else: it was taken over (edited, or
+        // expired while we could not write), and two leaders must not run side by side.
         this.setLeading(false);
       }
-      await sleep(retry);
+      // A leader whose deadline comes before the next retry tries once more at the deadline
+      // (and gives up then), rather than leading on past it.
+      await sleep(this.leading ? Math.min(retry, Math.max(0, lastRenew + renewDeadline - Date.now())) : retry);
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
     const { client, namespace, name, identity } = this.options;
+    const start = Date.now();
+    this.lostTo = undefined;
+    let existing: Lease | undefined;
+    try {
+      existing = await client.get<Lease>(paths.lease(namespace, name), { timeoutMs });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    const left = () => Math.max(1, timeoutMs - (Date.now() - start));
+    // Decided and stamped after the read: a takeover's acquireTime is then never earlier than
+    // the moment the previous record was seen to expire.
     const now = Date.now();
     const desired: LeaseSpec = {
       holderIdentity: identity,
@@ -114,10 +138,12 @@ export class LeaderElector {
       renewTime: microTime(now),
       leaseTransitions: 0,
     };
-    const existing = await client.getOrUndefined<Lease>(paths.lease(namespace, name));
     if (!existing) {
       try {
-        await client.create(paths.leases(namespace), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: desired });
+        await client.request('POST', paths.leases(namespace), {
+          body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: desired },
+          timeoutMs: left(),
+        });
         return true;
       } catch (error) {
         if (isConflict(error)) return false;
@@ -126,17 +152,22 @@ export class LeaderElector {
     }
     if (existing.metadata.resourceVersion !== this.observedVersion) {
       this.observedVersion = existing.metadata.resourceVersion;
+      // When the read returned, not when it was sent: the record may have been written while
+      // the read was under way, and its holder's clock starts no earlier than that write.
       this.observedAt = now;
     }
     const holder = existing.spec.holderIdentity;
     const heldByMe = holder === identity;
     const duration = (existing.spec.leaseDurationSeconds ?? 0) * 1000;
-    if (!heldByMe && holder && now < this.observedAt + duration) return false;
+    if (!heldByMe && holder && now < this.observedAt + duration) {
+      this.lostTo = holder;
+      return false;
+    }
     const spec: LeaseSpec = heldByMe
       ? { ...existing.spec, renewTime: desired.renewTime, leaseDurationSeconds: desired.leaseDurationSeconds }
       : { ...desired, leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 };
     try {
-      const updated = await client.replace<Lease>(paths.lease(namespace, name), { ...existing, spec });
+      const updated = await client.request<Lease>('PUT', paths.lease(namespace, name), { body: { ...existing, spec }, timeoutMs: left() });
       this.observedVersion = updated.metadata.resourceVersion;
       this.observedAt = now;
       return true;
