@@ -47,6 +47,10 @@ export class LeaderElector {
   private stopped = false;
   private observedVersion: string | undefined;
   private observedAt = 0;
+  /** The lease as this candidate last wrote it. */
+  private written: Lease | undefined;
+  /** Set when the last read of the lease named another live holder. */
+  private lostTo: string | undefined;
   private loop: Promise<void> | undefined;
 
   constructor(private readonly options: LeaderElectionOptions) {}
@@ -85,27 +89,68 @@ export class LeaderElector {
   private async run(): Promise<void> {
     const retry = this.options.retryPeriodMs ?? 2_000;
     const renewDeadline = this.options.renewDeadlineMs ?? 10_000;
-    let lastRenew = 0;
+    // As in client-go, a leader's renew cycle starts with its first attempt after the last
+    // successful renewal, and it has renewDeadline to succeed.
+    let cycleStart: number | undefined;
     while (!this.stopped) {
+      const attemptStart = Date.now();
+      if (this.leading) cycleStart ??= attemptStart;
+      // A leader's attempt may not outlive its renew deadline: a request hanging on a dead
+      // connection (the client's default timeout is 30 s) would otherwise keep it leading
+      // long after a standby, seeing no renewal for leaseDuration, has taken over.
+      const timeoutMs = Math.max(1, cycleStart !== undefined ? cycleStart + renewDeadline - attemptStart : renewDeadline);
       let held = false;
       try {
-        held = await this.tryAcquireOrRenew();
+        held = await this.tryAcquireOrRenew(timeoutMs);
       } catch (error) {
         this.options.logger.warn('lease update failed', { error });
       }
       const now = Date.now();
       if (held) {
-        lastRenew = now;
+        cycleStart = undefined;
         this.setLeading(true);
-      } else if (this.leading && now - lastRenew >= renewDeadline) {
+      } else if (this.leading && (now - (cycleStart ?? now) >= renewDeadline || this.lostTo !== undefined)) {
+        // Also at once when the lease names someone else: it was taken over (edited, or
+        // expired while we could not write), and two leaders must not run side by side.
+        cycleStart = undefined;
         this.setLeading(false);
       }
-      await sleep(retry);
+      // A leader whose deadline comes before the next retry tries once more at the deadline
+      // (and gives up then), rather than leading on past it.
+      await sleep(cycleStart !== undefined ? Math.min(retry, Math.max(0, cycleStart + renewDeadline - Date.now())) : retry);
     }
   }
 
-  private async tryAcquireOrRenew(): Promise<boolean> {
+  private async tryAcquireOrRenew(timeoutMs: number): Promise<boolean> {
     const { client, namespace, name, identity } = this.options;
+    const start = Date.now();
+    this.lostTo = undefined;
+    const left = () => Math.max(1, timeoutMs - (Date.now() - start));
+    // The leader renews with one write on the record it last wrote (client-go's fast path):
+    // one round trip instead of two, which matters when the API server is slow. A conflict
+    // (someone else wrote it) or a deleted lease falls back to reading it.
+    const mine = this.written;
+    if (this.leading && mine) {
+      try {
+        const renewed = await client.request<Lease>('PUT', paths.lease(namespace, name), {
+          body: { ...mine, spec: { ...mine.spec, renewTime: microTime(Date.now()) } },
+          timeoutMs,
+        });
+        this.remember(renewed, Date.now());
+        return true;
+      } catch (error) {
+        this.written = undefined;
+        if (!isConflict(error) && !isNotFound(error)) throw error;
+      }
+    }
+    let existing: Lease | undefined;
+    try {
+      existing = await client.get<Lease>(paths.lease(namespace, name), { timeoutMs: left() });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+    // Decided and stamped after the read: a takeover's acquireTime is then never earlier than
+    // the moment the previous record was seen to expire.
     const now = Date.now();
     const desired: LeaseSpec = {
       holderIdentity: identity,
@@ -114,10 +159,13 @@ export class LeaderElector {
       renewTime: microTime(now),
       leaseTransitions: 0,
     };
-    const existing = await client.getOrUndefined<Lease>(paths.lease(namespace, name));
     if (!existing) {
       try {
-        await client.create(paths.leases(namespace), { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: desired });
+        const created = await client.request<Lease>('POST', paths.leases(namespace), {
+          body: { apiVersion: 'coordination.k8s.io/v1', kind: 'Lease', metadata: { name, namespace }, spec: desired },
+          timeoutMs: left(),
+        });
+        this.remember(created, now);
         return true;
       } catch (error) {
         if (isConflict(error)) return false;
@@ -126,24 +174,34 @@ export class LeaderElector {
     }
     if (existing.metadata.resourceVersion !== this.observedVersion) {
       this.observedVersion = existing.metadata.resourceVersion;
+      // When the read returned, not when it was sent: the record may have been written while
+      // the read was under way, and its holder's clock starts no earlier than that write.
       this.observedAt = now;
     }
     const holder = existing.spec.holderIdentity;
     const heldByMe = holder === identity;
     const duration = (existing.spec.leaseDurationSeconds ?? 0) * 1000;
-    if (!heldByMe && holder && now < this.observedAt + duration) return false;
+    if (!heldByMe && holder && now < this.observedAt + duration) {
+      this.lostTo = holder;
+      return false;
+    }
     const spec: LeaseSpec = heldByMe
       ? { ...existing.spec, renewTime: desired.renewTime, leaseDurationSeconds: desired.leaseDurationSeconds }
       : { ...desired, leaseTransitions: (existing.spec.leaseTransitions ?? 0) + 1 };
     try {
-      const updated = await client.replace<Lease>(paths.lease(namespace, name), { ...existing, spec });
-      this.observedVersion = updated.metadata.resourceVersion;
-      this.observedAt = now;
+      const updated = await client.request<Lease>('PUT', paths.lease(namespace, name), { body: { ...existing, spec }, timeoutMs: left() });
+      this.remember(updated, now);
       return true;
     } catch (error) {
       if (isConflict(error) || isNotFound(error)) return false;
       throw error;
     }
+  }
+
+  private remember(lease: Lease, at: number) {
+    this.written = lease;
+    this.observedVersion = lease.metadata.resourceVersion;
+    this.observedAt = at;
   }
 
   private async release(): Promise<void> {
