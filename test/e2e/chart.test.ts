@@ -82,7 +82,7 @@ describeOrSkip('chart rendering (helm lint, helm template)', helmMissing, () => 
   test('defaults: namespaced RBAC, 2 replicas with leader election, hardened pod, probes, metrics Service', async () => {
     const manifests = await template();
     expect(manifests.map((m) => m.kind).sort()).toEqual(
-      ['Deployment', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
+      ['Deployment', 'NetworkPolicy', 'NetworkPolicy', 'PodDisruptionBudget', 'Role', 'Role', 'RoleBinding', 'RoleBinding', 'Service', 'ServiceAccount'].sort(),
     );
     const deployment = manifests.find((m) => m.kind === 'Deployment') as unknown as {
       spec: { replicas: number; template: { spec: { securityContext: Record<string, unknown>; containers: Record<string, any>[] } } };
