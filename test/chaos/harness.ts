@@ -191,11 +191,19 @@ export class CountedJobs {
     return counts;
   }
 
-  /** Waits until every job's play has begun `attempts` times (its start lines are on the host). */
+  /**
+   * Waits until every job's play has begun `attempts` times (its start lines are on the host), or
+   * the job has already ended without getting there (it then counts as failed, with its reason,
+   * in the figures: the fault did not cause it).
+   */
   async waitStarted(attempts = 1, timeoutMs = 900_000): Promise<void> {
     await waitFor(`${this.label}: every play to begin (attempt ${attempts})`, async () => {
       const runs = await this.runs();
-      return this.names.every((name) => (runs.get(name)?.starts ?? 0) >= attempts) ? true : undefined;
+      const pending = this.names.filter((name) => (runs.get(name)?.starts ?? 0) < attempts);
+      if (pending.length === 0) return true;
+      const jobs = (await this.env.json<{ items: AnsibleJob[] }>('get', 'ajob')).items;
+      const ended = new Set(jobs.filter((job) => TERMINAL_PHASE_NAMES.has(job.status?.phase ?? '')).map((job) => job.metadata.name));
+      return pending.every((name) => ended.has(name)) ? true : undefined;
     }, timeoutMs, 2000);
   }
 
