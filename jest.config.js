@@ -19,6 +19,10 @@ const common = {
   testEnvironment: 'node',
 };
 
+const clusterSetup = existsSync('test/cluster/jest-global-setup.ts')
+  ? { globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts', globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts' }
+  : {};
+
 /** @type {import('jest').Config} */
 export default {
   projects: [
@@ -29,14 +33,13 @@ export default {
     {
       ...common,
       displayName: 'cluster',
-      // test/chaos shares the cluster's set-up (one cluster per run); `npm run chaos` runs it alone.
-      testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/chaos/**/*.test.ts'],
-      ...(existsSync('test/cluster/jest-global-setup.ts') && {
-        globalSetup: '<rootDir>/test/cluster/jest-global-setup.ts',
-        globalTeardown: '<rootDir>/test/cluster/jest-global-teardown.ts',
-      }),
+      testMatch: ['<rootDir>/test/cluster/**/*.test.ts', '<rootDir>/test/integration/**/*.test.ts', '<rootDir>/test/e2e/**/*.test.ts'],
+      ...clusterSetup,
     },
+    // Faults on purpose (components stopped, pods evicted): the same cluster set-up; `npm run
+    // chaos` runs it alone, one file at a time, and the figures reporter prints its table.
+    { ...common, displayName: 'chaos', testMatch: ['<rootDir>/test/chaos/**/*.test.ts'], ...clusterSetup },
   ],
-  reporters: ['default', '<rootDir>/test/helpers/skip-reporter.js'],
+  reporters: ['default', '<rootDir>/test/helpers/skip-reporter.js', '<rootDir>/test/chaos/figures-reporter.js'],
   testTimeout: 300000,
 };

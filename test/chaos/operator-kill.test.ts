@@ -7,15 +7,12 @@
  *
  * Runs against the local test cluster (the fixture image and containerd's socket are there).
  */
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { localClusterInfo } from '../cluster/local-cluster.js';
-import { deploySshFixtures, provideTestHostImage, type SshFixtures } from '../e2e/fixtures/ssh-hosts.js';
-import { chartDir, describeE2e, isLocalCluster, kubectlJson, provideImages, run, TERMINAL_PHASE_NAMES, type E2eReady } from '../e2e/tools.js';
+import { describeE2e, isLocalCluster, run, TERMINAL_PHASE_NAMES, type E2eReady } from '../e2e/tools.js';
 import { waitFor } from '../helpers/wait.js';
+import { chaosEnvironment, report, type AnsibleJob, type Pod } from './harness.js';
 
 const SUITE = 'chaos: the operator leader SIGKILLed during running jobs';
 const JOBS = 20;
@@ -30,44 +27,10 @@ describeE2e(SUITE, 'needs kubectl, helm, root, ctr, our images and the local tes
   return undefined;
 });
 
-interface AnsibleJob {
-  metadata: { name: string };
-  status?: { phase?: string; attempts?: number; conditions?: { type: string; reason?: string }[] };
-}
-interface Pod {
-  metadata: { name: string };
-  status?: { containerStatuses?: { name: string; containerID?: string; restartCount: number }[] };
-}
-
-function suite({ tools, plan }: E2eReady) {
-  const id = randomBytes(3).toString('hex');
-  const namespace = `ajo-chaos-${id}`;
-  const hostsNamespace = `ajo-chaos-hosts-${id}`;
-  const release = 'ajo-chaos';
-  const scratch = mkdtempSync(path.join(tmpdir(), 'ajo-chaos-'));
-  const kubectl = (...args: string[]) => run(tools.kubectl, ['--namespace', namespace, ...args]);
-  const json = <T>(...args: string[]) => kubectlJson<T>(tools, ['--namespace', namespace, ...args]);
-  let fixtures: SshFixtures;
-
-  beforeAll(async () => {
-    await provideImages(plan, tools);
-    for (const ns of [namespace, hostsNamespace]) await run(tools.kubectl, ['create', 'namespace', ns]);
-    fixtures = await deploySshFixtures({ kubectl: tools.kubectl, namespace: hostsNamespace, image: await provideTestHostImage() });
-    const keyFile = path.join(scratch, 'id_ed25519');
-    const knownHostsFile = path.join(scratch, 'known_hosts');
-    writeFileSync(keyFile, fixtures.clientKey.privateKey, { mode: 0o600 });
-    writeFileSync(knownHostsFile, fixtures.knownHosts);
-    await kubectl('create', 'secret', 'generic', 'fleet-ssh', '--type=kubernetes.io/ssh-auth', `--from-file=ssh-privatekey=${keyFile}`);
-    await kubectl('create', 'configmap', 'fleet-known-hosts', `--from-file=known_hosts=${knownHostsFile}`);
-    // Two replicas: a leader and a ready standby.
-    await run(tools.helm, ['install', release, chartDir, '--namespace', namespace, '--wait', '--timeout', '5m', '--set', 'replicaCount=2']);
-  }, 2_400_000);
-
-  afterAll(async () => {
-    await run(tools.helm, ['uninstall', release, '--namespace', namespace, '--ignore-not-found']).catch(() => undefined);
-    for (const ns of [namespace, hostsNamespace]) await run(tools.kubectl, ['delete', 'namespace', ns, '--ignore-not-found', '--wait=false']).catch(() => undefined);
-    rmSync(scratch, { recursive: true, force: true });
-  }, 120_000);
+function suite(ready: E2eReady) {
+  const env = chaosEnvironment(ready, { release: 'ajo-chaos', replicas: 2 });
+  const kubectlJsonIn = <T>(...args: string[]) => env().json<T>(...args);
+  const fixtures = () => env().fixtures;
 
   /** A job written by hand whose play appends its name to the runs file once, then stays running. */
   const jobManifest = (name: string, index: number) => ({
@@ -108,25 +71,25 @@ function suite({ tools, plan }: E2eReady) {
     },
   });
 
-  const hostOf = (index: number) => Object.values(fixtures.hosts)[index % Object.keys(fixtures.hosts).length]!;
+  const hostOf = (index: number) => Object.values(fixtures().hosts)[index % Object.keys(fixtures().hosts).length]!;
 
   /** How many times each job's play ran, from the runs files on every host. */
   const runsPerJob = async (): Promise<Map<string, number>> => {
     const counts = new Map<string, number>();
-    for (const host of Object.keys(fixtures.hosts)) {
-      const text = await fixtures.readFileOnHost(host, RUNS_FILE).catch(() => '');
+    for (const host of Object.keys(fixtures().hosts)) {
+      const text = await fixtures().readFileOnHost(host, RUNS_FILE).catch(() => '');
       for (const line of text.split('\n').filter(Boolean)) counts.set(line, (counts.get(line) ?? 0) + 1);
     }
     return counts;
   };
 
   const leaseHolder = async (): Promise<string | undefined> =>
-    (await json<{ spec?: { holderIdentity?: string } }>('get', 'lease', 'ajo-operator')).spec?.holderIdentity || undefined;
+    (await kubectlJsonIn<{ spec?: { holderIdentity?: string } }>('get', 'lease', 'ajo-operator')).spec?.holderIdentity || undefined;
 
   /** SIGKILL to the leader's container, through the node's containerd; returns the killed identity. */
   async function killLeader(): Promise<string> {
     const holder = await waitFor('a leader', leaseHolder, 120_000, 500);
-    const pods = (await json<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${release}`)).items;
+    const pods = (await kubectlJsonIn<{ items: Pod[] }>('get', 'pods', '-l', `app.kubernetes.io/instance=${env().release}`)).items;
     // The identity is `<pod name>-<pid>-<random>` (manager/operator.ts).
     const leader = pods.find((pod) => holder.startsWith(`${pod.metadata.name}-`));
     if (!leader) throw new Error(`no operator pod holds the lease ${holder} (pods: ${pods.map((pod) => pod.metadata.name).join(', ')})`);
@@ -139,7 +102,7 @@ function suite({ tools, plan }: E2eReady) {
 
   test(`the leader SIGKILLed ${KILLS} times in a row during ${JOBS} running jobs: none lost, none run twice`, async () => {
     const names = Array.from({ length: JOBS }, (_, i) => `chaos-${String(i + 1).padStart(2, '0')}`);
-    await run(tools.kubectl, ['--namespace', namespace, 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: names.map(jobManifest) }) });
+    await run(env().tools.kubectl, ['--namespace', env().namespace, 'apply', '-f', '-'], { input: JSON.stringify({ apiVersion: 'v1', kind: 'List', items: names.map(jobManifest) }) });
     // Every play has begun: each job's line is on the host.
     await waitFor(`all ${JOBS} plays to begin`, async () => ((await runsPerJob()).size === JOBS ? true : undefined), 900_000, 2000);
 
@@ -155,7 +118,7 @@ function suite({ tools, plan }: E2eReady) {
     }
     const lastKill = Date.now();
 
-    const jobs = async () => (await json<{ items: AnsibleJob[] }>('get', 'ajob')).items;
+    const jobs = async () => (await kubectlJsonIn<{ items: AnsibleJob[] }>('get', 'ajob')).items;
     const final = await waitFor('every job to finish', async () => {
       const current = await jobs();
       return current.every((job) => TERMINAL_PHASE_NAMES.has(job.status?.phase ?? '')) ? current : undefined;
@@ -168,11 +131,17 @@ function suite({ tools, plan }: E2eReady) {
     const lost = final.filter((job) => !TERMINAL_PHASE_NAMES.has(job.status?.phase ?? ''));
     const twice = names.filter((name) => (runs.get(name) ?? 0) > 1);
     const failedReasons = failed.map((job) => `${job.metadata.name}: ${job.status?.conditions?.find((c) => c.type === 'Finished')?.reason}`);
-    console.log(
-      `chaos: operator leader SIGKILLed ${KILLS}x during ${JOBS} running jobs: started ${runs.size}, succeeded ${succeeded.length}, ` +
-        `failed ${failed.length}${failed.length ? ` (${failedReasons.join('; ')})` : ''}, lost ${lost.length}, run twice ${twice.length}, ` +
-        `status converged ${convergedSeconds} s after the last kill (leaders killed: ${killed.join(', ')})`,
-    );
+    report({
+      case: `operator leader SIGKILLed ${KILLS}x during ${JOBS} running jobs`,
+      started: runs.size,
+      succeeded: succeeded.length,
+      failed: failedReasons,
+      lost: lost.map((job) => job.metadata.name),
+      twice,
+      interrupted: 0,
+      convergedSeconds,
+      note: `after the last kill; leaders killed: ${killed.join(', ')}`,
+    });
     expect({ lost: lost.map((job) => job.metadata.name), twice, failed: failedReasons }).toEqual({ lost: [], twice: [], failed: [] });
     expect(succeeded.map((job) => [job.metadata.name, job.status?.attempts])).toEqual(names.map((name) => [name, 1]));
     expect([...runs.values()].every((count) => count === 1)).toBe(true);

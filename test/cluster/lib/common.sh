@@ -93,8 +93,14 @@ pid_of() { # prints the pid of a component we started, if it still runs
   local f="$STATE_DIR/run/$1.pid" pid
   [[ -f $f ]] || return 1
   pid="$(<"$f")"
-  [[ -n $pid && -d /proc/$pid ]] || return 1
+  [[ -n $pid ]] && running "$pid" || return 1
   echo "$pid"
+}
+running() { # <pid>: it exists and is not a zombie (PID 1 here need not reap our daemons, so a killed one may linger as Z)
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  stat="${stat##*) }"
+  [[ ${stat:0:1} != Z ]]
 }
 
 # The bridge, the ports and kube-proxy's iptables chains are machine-wide, so
