@@ -50,6 +50,7 @@ if [[ -z ${KIND_NODE_IMAGE:-} ]]; then
   [[ $(id -u) == 0 ]] || skip "building the node image needs root (debootstrap, chroot)"
   command -v debootstrap >/dev/null || skip "debootstrap is not installed (apt-get install debootstrap)"
   command -v containerd >/dev/null && command -v ctr >/dev/null || skip "containerd is not installed (apt-get install containerd): the node image's preload uses it"
+  command -v gcc >/dev/null && [[ -f /usr/lib/x86_64-linux-gnu/libc.a ]] || skip "gcc and libc6-dev are needed for the pause image (apt-get install gcc libc6-dev)"
 fi
 ((OWN_DOCKER == 0)) || command -v dockerd >/dev/null || skip "dockerd is not installed (apt-get install docker.io)"
 command -v docker >/dev/null || skip "the docker CLI is not installed"
