@@ -71,7 +71,7 @@ cleanup() {
     return
   fi
   phase "cleanup"
-  kind delete cluster --name "$NAME" >&2 || rc=1
+  KUBECONFIG="$KUBECONFIG_FILE" kind delete cluster --name "$NAME" >&2 || rc=1
   rm -f "$KUBECONFIG_FILE"
   if ((OWN_DOCKER)); then "$KIND_SRC_DIR/dockerd" stop || rc=1; fi
   log "total $((SECONDS - started)) s"
@@ -99,21 +99,38 @@ phase "kind create cluster"
 if kind get clusters 2>/dev/null | grep -qx "$NAME"; then
   log "reusing kind cluster $NAME"
 else
-  kind create cluster --name "$NAME" --image "$IMAGE" --config "$CONFIG" --wait 5m >&2
+  # kind adds its context to $KUBECONFIG (else ~/.kube/config): keep it in our file.
+  KUBECONFIG="$KUBECONFIG_FILE" kind create cluster --name "$NAME" --image "$IMAGE" --config "$CONFIG" --wait 5m >&2
 fi
 kind get kubeconfig --name "$NAME" >"$KUBECONFIG_FILE"
 export KUBECONFIG="$KUBECONFIG_FILE"
 kubectl get nodes -o wide >&2
 
 phase "images"
-source "$REPO_DIR/test/cluster/lib/common.sh" # TEST_IMAGE, test_image_archive
+# ajo's images, in a cache dir of their own (the local cluster's e2e run may be
+# building into the shared one): rebuilt only when images/build --inputs-digest
+# (the compiled ajo, the lock file, images/, node) has changed.
+(cd "$REPO_DIR" && npm run --silent build)
+images_out="$KIND_CACHE_ROOT/images"
 refs=()
-while read -r ref _; do refs+=("$ref"); done < <("$REPO_DIR/images/build" --load docker)
+if [[ -f $images_out/inputs.sha256 && $(<"$images_out/inputs.sha256") == "$("$REPO_DIR/images/build" --inputs-digest)" ]]; then
+  log "ajo's images: current in $images_out"
+  while read -r ref tar; do
+    docker load -i "$tar" >&2
+    refs+=("$ref")
+  done < <(jq -r '.images[] | "\(.reference) \(.archive)"' "$images_out/images.json")
+else
+  while read -r ref _; do refs+=("$ref"); done < <("$REPO_DIR/images/build" --no-compile --out "$images_out" --load docker)
+fi
+# The busybox image the smoke test runs, made as test/cluster/up makes it
+# (in a subshell: the local cluster's settings stay out of this script).
+TEST_IMAGE="$(source "$REPO_DIR/test/cluster/lib/common.sh" && echo "$TEST_IMAGE")"
 work="$(mktemp -d)"
-test_image_archive "$work/busybox.tar"
+(source "$REPO_DIR/test/cluster/lib/common.sh" && test_image_archive "$work/busybox.tar")
 docker load -i "$work/busybox.tar" >&2
 rm -rf "$work"
 refs+=("$TEST_IMAGE")
+log "kind load docker-image ${refs[*]}"
 kind load docker-image --name "$NAME" "${refs[@]}" >&2
 
 phase "helm install"
