@@ -58,6 +58,13 @@ command -v go >/dev/null || [[ -x /usr/local/go/bin/go ]] || skip "go is not ins
 grep -q "imageTag: \"$KIND_COREDNS_TAG\"" "$KIND_SRC_DIR/cluster.yaml" ||
   kdie "test/kind/cluster.yaml must name CoreDNS tag $KIND_COREDNS_TAG (test/kind/lib/common.sh)"
 
+# One run at a time on a machine: the private dockerd's state dir, the kind
+# network and /lib/modules are machine-wide (a second run would reuse the
+# first one's dockerd while the first one's cleanup deletes it).
+mkdir -p "$KIND_CACHE_ROOT"
+exec 7>"$KIND_CACHE_ROOT/.run.lock"
+flock -n 7 || { log "waiting for another test/e2e/kind.sh on this machine to finish"; flock 7; }
+
 phase "tools"
 TOOLS="$("$KIND_SRC_DIR/build-tools")"
 export PATH="$TOOLS:$PATH"
