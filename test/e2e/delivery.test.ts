@@ -252,15 +252,17 @@ function suite({ tools, plan }: E2eReady) {
   }, 300_000);
 
   test('artifacts on a PVC: job_events, rc and status stay on the volume after the pod', async () => {
-    const classes = await kubectlJson<{ items: { metadata: { annotations?: Record<string, string> } }[] }>(tools, ['get', 'storageclass']);
-    const hasDefault = classes.items.some((c) => c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true');
-    if (!hasDefault) {
+    const classes = await kubectlJson<{ items: { metadata: { annotations?: Record<string, string> }; provisioner: string }[] }>(tools, ['get', 'storageclass']);
+    const defaultClass = classes.items.find((c) => c.metadata.annotations?.['storageclass.kubernetes.io/is-default-class'] === 'true');
+    // kube-controller-manager's own host-path provisioner (kind's fallback class) makes root's 0750 dirs.
+    const rootOwnedVolumes = defaultClass?.provisioner === 'kubernetes.io/host-path';
+    if (!defaultClass) {
       // No provisioner (our one-node cluster): a hostPath PV bound in advance to the example's claim.
       hostPathVolume = `${namespace}-artifacts`;
       const pv = hostPathVolumeFor(hostPathVolume, { namespace, name: 'ajo-example-artifacts' }, hostPathDir(hostPathVolume), { accessMode: 'ReadWriteOnce', create: true });
       await run(tools.kubectl, ['apply', '-f', '-'], { input: JSON.stringify(pv) });
     }
-    if (hostPathVolume) {
+    if (hostPathVolume || rootOwnedVolumes) {
       // A hostPath volume gets no fsGroup: make it uid 1000's before the job's pod can start.
       const claim = parseAllDocuments(readFileSync(path.join(examplesDir, 'artifacts-pvc.yaml'), 'utf8')).map((d) => d.toJS() as { kind: string }).find((d) => d.kind === 'PersistentVolumeClaim');
       await kubectlIn(JSON.stringify(claim), 'apply', '-f', '-');
