@@ -229,7 +229,18 @@ export async function operatorCase({ jobs, kept = 0, log }) {
   try {
     for (const namespace of Object.values(namespaces)) await waitForServiceAccount(kube, namespace);
 
-    if (kept > 0) await makeFinishedJobs(kube, paths, namespaces.ajo, kept, log);
+    let keptIdleDefaults;
+    if (kept > 0) {
+      await makeFinishedJobs(kube, paths, namespaces.ajo, kept, log);
+      // Before/after in the same run: the same jobs, an operator with Node's and glibc's defaults first.
+      const plain = await startOperator(namespaces.ajo, log, ajoCli, IMAGE, {});
+      try {
+        keptIdleDefaults = { ...(await waitForReconciles(plain, kept)), runtime: plain.runtime };
+      } finally {
+        keptIdleDefaults = { ...keptIdleDefaults, peakRssKb: (await plain.stop()).peakRssKb };
+      }
+      log(`  with ${keptIdleDefaults.runtime}: idle RSS ${Math.round(keptIdleDefaults.idleRssKb / 1024)} MB (JS heap in use ${Math.round(keptIdleDefaults.heapUsedKb / 1024)} MB), peak ${Math.round(keptIdleDefaults.peakRssKb / 1024)} MB`);
+    }
     // ajo: the operator starts first (idle), then every AnsibleJob is created at once.
     operator = await startOperator(namespaces.ajo, log);
     const operatorReadyRssKb = operator.readyRssKb;
@@ -290,6 +301,7 @@ export async function operatorCase({ jobs, kept = 0, log }) {
       jobs,
       kept,
       keptIdle,
+      keptIdleDefaults,
       rateLimits,
       runtime,
       timeToAllPodsMs: ajoTimeMs,

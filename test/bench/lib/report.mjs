@@ -52,6 +52,9 @@ function operatorTable(row) {
     `| API requests per job | ${perJob(result.apiRequestsPerJob)} (operator's counter) | ${perJob(result.kcmRequestsPerJob)} (whole kube-controller-manager) | - |`,
     `| operator RSS when ready, idle (/proc) | ${megabytes(result.operatorReadyRssKb)} | - | - |`,
     ...(result.keptIdle ? [`| operator RSS idle with the ${result.kept} finished jobs reconciled (/proc; JS heap in use) | ${megabytes(result.keptIdle.idleRssKb)} (${megabytes(result.keptIdle.heapUsedKb)}) | - | - |`] : []),
+    ...(result.keptIdleDefaults
+      ? [`| the same, before the new jobs, with ${cell(result.keptIdleDefaults.runtime)} (idle RSS (JS heap in use); peak RSS) | ${megabytes(result.keptIdleDefaults.idleRssKb)} (${megabytes(result.keptIdleDefaults.heapUsedKb)}); ${megabytes(result.keptIdleDefaults.peakRssKb)} | - | - |`]
+      : []),
     `| operator peak RSS, own process, time(1) | ${megabytes(result.operatorPeakRssKb)} | - | - |`,
     `| operator CPU time (user + system), whole run | ${result.operatorCpuSeconds.toFixed(1)} s | - | - |`,
     ...(result.podRunning
