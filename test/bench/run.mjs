@@ -3,7 +3,7 @@
 //   (a) process of a >= 100k-event result stream,
 //   (b) transmit of mixed private data dirs (100 MB and 500 MB), (b2) of 2 GB with 100,000 files,
 //   (c) a whole short job (transmit | worker | process, and run) against plain ansible-playbook,
-//   (d) the operator at scale (1,000 AnsibleJobs; needs $KUBECONFIG),
+//   (d) the operator at scale (1,000 AnsibleJobs, optionally beside --kept N finished ones; needs $KUBECONFIG),
 //   (e) apply → running of a declarative git job against a payload job (needs $KUBECONFIG, root),
 //   (f) the operator idle with 10,000 finished AnsibleJobs kept (needs $KUBECONFIG),
 //   (g) a queue at scale: 1,000 AnsibleJobs in one AnsibleQueue with maxRunning 50 (needs $KUBECONFIG),
@@ -14,7 +14,7 @@
 // fail on a missed target (only on a broken run). See docs/bench.md.
 //
 //   node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,pod-cost,history,queue,drain] [--reps N]
-//                           [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]
+//                           [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--kept 0] [--history-jobs 10000]
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -43,11 +43,12 @@ function parseOptions() {
       'large-files': { type: 'string', default: '100000' },
       jobs: { type: 'string', default: '1000' },
       'history-jobs': { type: 'string', default: '10000' },
+      kept: { type: 'string', default: '0' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,pod-cost,history,queue,drain] [--reps N] [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--history-jobs 10000]\n');
+    process.stdout.write('usage: node test/bench/run.mjs [--only process,transmit,transmit-large,pipeline,operator,declarative,floor,pod-cost,history,queue,drain] [--reps N] [--sizes 100,500] [--large-size 2048] [--large-files 100000] [--jobs 1000] [--kept 0] [--history-jobs 10000]\n');
     process.exit(0);
   }
   const only = values.only.split(',').filter(Boolean);
@@ -68,6 +69,8 @@ function parseOptions() {
     large: { sizeMb: positive(values['large-size'], '--large-size'), files: positive(values['large-files'], '--large-files') },
     jobs: positive(values.jobs, '--jobs'),
     historyJobs: positive(values['history-jobs'], '--history-jobs'),
+    // Finished AnsibleJobs already in the operator case's namespace (0: none).
+    kept: values.kept === '0' ? 0 : positive(values.kept, '--kept'),
   };
 }
 
@@ -105,7 +108,7 @@ async function main() {
       skipped.push(`SKIPPED operator scale: ${reason}`);
       log(skipped.at(-1));
     } else {
-      rows.push(await operatorCase({ jobs: options.jobs, log }));
+      rows.push(await operatorCase({ jobs: options.jobs, kept: options.kept, log }));
     }
   }
   if (options.only.includes('declarative')) {

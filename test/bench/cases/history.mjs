@@ -5,13 +5,15 @@
 // reconciled once (idle), against the same operator in an empty namespace. The difference
 // over N is what each kept job costs; users who never set ttlSecondsAfterFinished keep all.
 //
-// AJO_BENCH_BASELINE_CLI names another build's cli/main.js to measure on the same jobs in the
-// same run (e.g. main's, to show a change's before and after).
+// This build is measured twice on the same jobs: with the chart's runtime settings (NODE_OPTIONS,
+// MALLOC_TRIM_THRESHOLD_; as deployed) and with Node's and glibc's defaults.
+// AJO_BENCH_BASELINE_CLI names another build's cli/main.js to measure too (e.g. main's, to
+// show a change's before and after), with the defaults (main's chart set none).
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ajoCli, repoRoot } from '../lib/env.mjs';
-import { counterTotal, inBatches, startOperator } from './operator.mjs';
+import { counterTotal, describeRuntimeEnv, inBatches, operatorRuntimeEnv, startOperator } from './operator.mjs';
 
 const IDLE_CEILING_KB = 100 * 1024;
 const CREATE_CONCURRENCY = 50;
@@ -71,23 +73,42 @@ function finalStatus(created, index) {
   };
 }
 
+/**
+ * Waits until a started operator has reconciled `jobs` keys and its queue is empty, leaves it
+ * idle for a while, then reads its RSS and JS heap in use.
+ */
+export async function waitForReconciles(operator, jobs) {
+  const deadline = Date.now() + RECONCILE_TIMEOUT_MS;
+  for (;;) {
+    const text = await operator.metrics();
+    if (counterTotal(text, 'ajo_reconcile_total') >= jobs && counterTotal(text, 'ajo_workqueue_depth') === 0) break;
+    if (Date.now() > deadline) throw new Error(`the operator did not reconcile ${jobs} jobs within ${RECONCILE_TIMEOUT_MS / 1000} s`);
+    await sleep(500);
+  }
+  // Idle: nothing left to do; what stays resident is the caches and the runtime.
+  await sleep(SETTLE_MS);
+  // The JS heap in use (live objects and garbage not yet collected): RSS also holds the
+  // space V8 grew to during the first list and keeps.
+  const heapUsedKb = counterTotal(await operator.metrics(), 'nodejs_heap_size_used_bytes') / 1024;
+  return { idleRssKb: operator.rssKb(), heapUsedKb };
+}
+
+/** Makes `jobs` finished AnsibleJobs in the namespace: created, then given their final status. */
+export async function makeFinishedJobs(kube, paths, namespace, jobs, log) {
+  const started = Date.now();
+  await inBatches(Array.from({ length: jobs }, (_, index) => index), CREATE_CONCURRENCY, async (index) => {
+    const created = await kube.create(paths.ansibleJobs(namespace), { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: `done-${index}` }, spec: manifest(index) });
+    await kube.replace(paths.ansibleJobStatus(namespace, created.metadata.name), { ...created, status: finalStatus(created, index) });
+  });
+  log(`  ${jobs} finished AnsibleJobs made in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 /** Starts an operator on the namespace, waits until it has reconciled `jobs` keys, then reads its RSS. */
-async function idleRss(namespace, jobs, cli, log) {
-  const operator = await startOperator(namespace, log, cli);
+async function idleRss(namespace, jobs, build, log) {
+  const operator = await startOperator(namespace, log, build.cli, undefined, build.env);
   try {
-    const deadline = Date.now() + RECONCILE_TIMEOUT_MS;
-    for (;;) {
-      const text = await operator.metrics();
-      if (counterTotal(text, 'ajo_reconcile_total') >= jobs && counterTotal(text, 'ajo_workqueue_depth') === 0) break;
-      if (Date.now() > deadline) throw new Error(`the operator did not reconcile ${jobs} jobs within ${RECONCILE_TIMEOUT_MS / 1000} s`);
-      await sleep(500);
-    }
-    // Idle: nothing left to do; what stays resident is the caches and the runtime.
-    await sleep(SETTLE_MS);
-    // The JS heap in use (live objects and garbage not yet collected): RSS also holds the
-    // space V8 grew to during the first list and keeps.
-    const heapUsedKb = counterTotal(await operator.metrics(), 'nodejs_heap_size_used_bytes') / 1024;
-    return { readyRssKb: operator.readyRssKb, idleRssKb: operator.rssKb(), heapUsedKb, peakRssKb: (await operator.stop()).peakRssKb };
+    const idle = await waitForReconciles(operator, jobs);
+    return { readyRssKb: operator.readyRssKb, ...idle, peakRssKb: (await operator.stop()).peakRssKb };
   } catch (error) {
     await operator.stop().catch(() => undefined);
     throw error;
@@ -98,27 +119,23 @@ export async function historyCase({ jobs, log }) {
   const { KubeClient, paths } = await client();
   const kube = new KubeClient();
   const namespace = `ajo-bench-hist-${randomBytes(3).toString('hex')}`;
-  const builds = [{ name: 'this build', cli: ajoCli }];
-  if (process.env.AJO_BENCH_BASELINE_CLI) builds.push({ name: 'baseline', cli: process.env.AJO_BENCH_BASELINE_CLI });
+  const env = await operatorRuntimeEnv();
+  const builds = [{ name: `this build, ${describeRuntimeEnv(env)}`, cli: ajoCli, env }];
+  if (Object.keys(env).length > 0) builds.push({ name: `this build, ${describeRuntimeEnv({})}`, cli: ajoCli, env: {} });
+  if (process.env.AJO_BENCH_BASELINE_CLI) builds.push({ name: `baseline, ${describeRuntimeEnv({})}`, cli: process.env.AJO_BENCH_BASELINE_CLI, env: {} });
   log(`history: ${jobs} finished AnsibleJobs in ${namespace}; operator idle RSS after its first sync (${builds.map((build) => build.cli).join(', ')})`);
   await kube.create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: namespace, labels: { 'ajo.dev/bench': 'operator-history' } } });
   try {
     const empty = {};
-    for (const build of builds) empty[build.name] = await idleRss(namespace, 0, build.cli, log);
-    const started = Date.now();
-    const names = Array.from({ length: jobs }, (_, index) => index);
-    await inBatches(names, CREATE_CONCURRENCY, async (index) => {
-      const created = await kube.create(paths.ansibleJobs(namespace), { apiVersion: 'ajo.dev/v1alpha1', kind: 'AnsibleJob', metadata: { name: `done-${index}` }, spec: manifest(index) });
-      await kube.replace(paths.ansibleJobStatus(namespace, created.metadata.name), { ...created, status: finalStatus(created, index) });
-    });
-    log(`  ${jobs} finished AnsibleJobs made in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    for (const build of builds) empty[build.name] = await idleRss(namespace, 0, build, log);
+    await makeFinishedJobs(kube, paths, namespace, jobs, log);
     const withHistory = {};
     for (const build of builds) {
-      withHistory[build.name] = await idleRss(namespace, jobs, build.cli, log);
+      withHistory[build.name] = await idleRss(namespace, jobs, build, log);
       const perJobKb = (withHistory[build.name].idleRssKb - empty[build.name].idleRssKb) / jobs;
       log(`  ${build.name}: idle RSS ${Math.round(empty[build.name].idleRssKb / 1024)} MB empty, ${Math.round(withHistory[build.name].idleRssKb / 1024)} MB with ${jobs} (${perJobKb.toFixed(1)} kB per job; JS heap in use ${Math.round(withHistory[build.name].heapUsedKb / 1024)} MB); peak ${Math.round(withHistory[build.name].peakRssKb / 1024)} MB`);
     }
-    const mine = withHistory['this build'];
+    const mine = withHistory[builds[0].name];
     return {
       case: `(f) operator idle with ${jobs} finished AnsibleJobs`,
       history: { jobs, builds: builds.map((build) => ({ ...build, empty: empty[build.name], withHistory: withHistory[build.name] })) },

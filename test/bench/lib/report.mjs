@@ -47,11 +47,18 @@ function operatorTable(row) {
     '| operator scale (pods unschedulable: creation only) | ajo operator | Job controller | ajo/Job controller |',
     '|---|---|---|---|',
     `| objects created at once | ${result.jobs} AnsibleJobs | ${result.jobs} Jobs | - |`,
+    ...(result.kept ? [`| finished objects already in the namespace | ${result.kept} AnsibleJobs | none | - |`] : []),
+    ...(result.rateLimits ? [`| client rate limits | ${cell(result.rateLimits.ajo)} | ${cell(result.rateLimits.jobController)} | - |`] : []),
+    ...(result.runtime ? [`| operator process environment (the chart's) | ${cell(result.runtime)} | - | - |`] : []),
     `| time to create the objects (the bench's own client, 50 at a time) | ${seconds(result.createMs)} | ${seconds(result.jobControllerCreateMs)} | - |`,
     `| time to all pods created | ${seconds(result.timeToAllPodsMs)} | ${seconds(result.jobControllerTimeToAllPodsMs)} | ${ratio(result.timeToAllPodsMs, result.jobControllerTimeToAllPodsMs)} |`,
     `| pods per second | ${(result.jobs / (result.timeToAllPodsMs / 1000)).toFixed(1)} | ${(result.jobs / (result.jobControllerTimeToAllPodsMs / 1000)).toFixed(1)} | - |`,
     `| API requests per job | ${perJob(result.apiRequestsPerJob)} (operator's counter) | ${perJob(result.kcmRequestsPerJob)} (whole kube-controller-manager) | - |`,
     `| operator RSS when ready, idle (/proc) | ${megabytes(result.operatorReadyRssKb)} | - | - |`,
+    ...(result.keptIdle ? [`| operator RSS idle with the ${result.kept} finished jobs reconciled (/proc; JS heap in use) | ${megabytes(result.keptIdle.idleRssKb)} (${megabytes(result.keptIdle.heapUsedKb)}) | - | - |`] : []),
+    ...(result.keptIdleDefaults
+      ? [`| the same, before the new jobs, with ${cell(result.keptIdleDefaults.runtime)} (idle RSS (JS heap in use); peak RSS) | ${megabytes(result.keptIdleDefaults.idleRssKb)} (${megabytes(result.keptIdleDefaults.heapUsedKb)}); ${megabytes(result.keptIdleDefaults.peakRssKb)} | - | - |`]
+      : []),
     `| operator peak RSS, own process, time(1) | ${megabytes(result.operatorPeakRssKb)} | - | - |`,
     `| operator CPU time (user + system), whole run | ${result.operatorCpuSeconds.toFixed(1)} s | - | - |`,
     ...(result.podRunning
