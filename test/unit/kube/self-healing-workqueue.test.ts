@@ -3,6 +3,7 @@ import { afterEach, describe, expect, jest, test } from '@jest/globals';
 import { silentLogger } from '../../../operator/src/kube/log.js';
 import { createOperatorMetrics } from '../../../operator/src/kube/metrics.js';
 import { WorkQueue } from '../../../operator/src/kube/workqueue.js';
+import { seededRandom as random } from '../../helpers/seeded-random.mjs';
 
 /** Resolves at the next macrotask: every pending microtask (a handler's continuation, the queue's finally) has run. */
 const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -12,18 +13,6 @@ function gate() {
   let open!: () => void;
   const opened = new Promise<void>((resolve) => (open = resolve));
   return { opened, open };
-}
-
-/** A small seeded PRNG (mulberry32), so the load test does the same thing on every run. */
-function random(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('WorkQueue backoff (fake clock: delays are asserted to the millisecond, not measured)', () => {
