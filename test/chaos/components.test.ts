@@ -23,7 +23,7 @@ const JOBS = 6;
 
 describeE2e(SUITE, 'needs kubectl, helm, root, ctr, our images and the local test cluster', suite, () => {
   // Seven cases of several minutes each on a 2-core node: more than the CI run's budget holds
-  // beside the rest, so `npm test` runs the leader-kill case and `npm run chaos` runs them all.
+  // beside the rest, so only `npm run chaos` runs them.
   if (process.env.AJO_CHAOS !== 'all') return 'the component fault cases run with `npm run chaos` (AJO_CHAOS=all), not in `npm test`';
   if (!isLocalCluster()) return 'the faults stop and start the local test cluster\'s own processes (test/cluster/ctl)';
   if (process.getuid?.() !== 0) return 'stopping the cluster\'s processes and using containerd\'s socket need root';
