@@ -1,6 +1,7 @@
 // Leader election heals itself on the real Lease API (a private kube-apiserver + etcd): two operator replicas; the leader that loses its lease (taken over by an edit, or unable to renew behind a black-holed network) stops leading and exits, and the standby takes over only once the lease object's last record has expired.
 import { afterAll, afterEach, beforeAll, expect, test } from '@jest/globals';
 import { KubeClient, paths } from '../../operator/src/kube/client.js';
+import type { LeaseSpec } from '../../operator/src/kube/leader-election.js';
 import { createLogger } from '../../operator/src/kube/log.js';
 import { startOperator, type RunningOperator } from '../../operator/src/manager/operator.js';
 import { describeOrSkip } from '../helpers/skip.js';
@@ -9,13 +10,6 @@ import { ensureCrd } from './harness.js';
 import { ControlPlane, controlPlaneSkipReason } from './self-healing-control-plane.js';
 import { TcpProxy } from './self-healing-proxy.js';
 
-interface LeaseSpec {
-  holderIdentity?: string;
-  leaseDurationSeconds?: number;
-  acquireTime?: string;
-  renewTime?: string;
-  leaseTransitions?: number;
-}
 interface Lease {
   metadata: { name: string; namespace: string; resourceVersion: string };
   spec: LeaseSpec;

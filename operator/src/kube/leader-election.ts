@@ -24,7 +24,8 @@ export interface LeaderElectionOptions {
   onStoppedLeading: () => void;
 }
 
-interface LeaseSpec {
+/** The fields of a coordination.k8s.io/v1 Lease that election reads and writes. */
+export interface LeaseSpec {
   holderIdentity?: string;
   leaseDurationSeconds?: number;
   acquireTime?: string;
