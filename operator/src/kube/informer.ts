@@ -6,6 +6,9 @@
  *    again from the last resourceVersion (a stale one comes back as 410 and relists);
  *  - asks the server to end each watch after a few minutes and aborts it itself a little
  *    later, so a connection that silently stops delivering can never stall the cache;
+ *  - backs off, as after an error, when watches end normally without delivering a single
+ *    event (not even a bookmark) again and again: a proxy or load balancer that closes every
+ *    stream at once would otherwise have the loop re-watch as fast as it can;
  *  - relists periodically and reports every object again (`resync`), so the controller
  *    re-examines everything even if an event was lost.
  * The loop only ends when stop() is called.
@@ -173,19 +176,25 @@ export class Informer {
     if (version) this.resourceVersion = version;
   }
 
-  private async watchOnce(): Promise<void> {
+  /** One watch, until the server or the guard ends it; whether it delivered any event. */
+  private async watchOnce(): Promise<boolean> {
     const timeoutSeconds = this.options.watchTimeoutSeconds?.() ?? 240 + Math.floor(Math.random() * 120);
     // A guard for connections that stop delivering without closing.
     const guard = new AbortController();
     const timer = setTimeout(() => guard.abort(), (timeoutSeconds + 30) * 1000);
     const signal = AbortSignal.any([guard.signal, this.stopping.signal]);
+    let delivered = false;
     try {
       await this.options.client.watch(
         this.options.path,
         { ...this.baseQuery(), resourceVersion: this.resourceVersion, allowWatchBookmarks: true, timeoutSeconds },
-        (event) => this.applyWatchEvent(event),
+        (event) => {
+          delivered = true;
+          this.applyWatchEvent(event);
+        },
         signal,
       );
+      return delivered;
     } finally {
       clearTimeout(timer);
     }
@@ -195,6 +204,8 @@ export class Informer {
     const { logger, metrics, resource, resyncMs = 10 * 60_000 } = this.options;
     const backoff = this.options.backoff ?? { initialMs: 500, maxMs: 30_000 };
     let failures = 0;
+    let emptyWatches = 0;
+    const delayAfter = (count: number) => Math.min(backoff.maxMs, backoff.initialMs * 2 ** (count - 1)) * (0.8 + Math.random() * 0.4);
     while (!this.stopping.signal.aborted) {
       try {
         if (this.relistReason) {
@@ -202,9 +213,17 @@ export class Informer {
           await this.relist();
           this.relistReason = undefined;
         }
-        await this.watchOnce();
+        const delivered = await this.watchOnce();
         failures = 0;
         if (Date.now() - this.lastRelistAt >= resyncMs) this.relistReason = 'resync';
+        emptyWatches = delivered ? 0 : emptyWatches + 1;
+        // One empty end is a quiet collection whose watch timed out; a run of them is a stream
+        // cut at once. Growing delays either way, reset by the first event.
+        if (emptyWatches > 1) {
+          const delay = delayAfter(emptyWatches - 1);
+          logger.debug('watch ended without events; waiting before the next', { resource, emptyWatches, retryInMs: Math.round(delay) });
+          await sleep(delay, this.stopping.signal);
+        }
       } catch (error) {
         if (this.stopping.signal.aborted) break;
         if (isGone(error)) {
@@ -214,7 +233,7 @@ export class Informer {
         }
         failures += 1;
         metrics?.informerWatchErrors.inc({ resource });
-        const delay = Math.min(backoff.maxMs, backoff.initialMs * 2 ** (failures - 1)) * (0.8 + Math.random() * 0.4);
+        const delay = delayAfter(failures);
         logger.warn('list/watch failed; retrying', { resource, error, retryInMs: Math.round(delay), failures });
         await sleep(delay, this.stopping.signal);
       }
