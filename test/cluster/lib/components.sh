@@ -311,7 +311,11 @@ EOF
 
 # The kubelet wants its cgroupRoot to exist in every v1 hierarchy. A new
 # cpuset cgroup starts with no CPUs and no memory nodes, so it gets its
-# parent's before anything is put in it.
+# parent's before anything is put in it. The cpu weight is what a real node
+# gives its /kubepods (1024 per CPU, as the kubelet sets kubepods itself):
+# at the default 1024 every pod together weighed as much as one busy process
+# of the machine's own, and under a loaded machine's builds and tests the
+# plays' ansible-playbook sat runnable for minutes with no CPU time.
 make_cgroup_root() {
   local hierarchy
   while read -r hierarchy; do
@@ -319,6 +323,9 @@ make_cgroup_root() {
     if [[ -f $hierarchy/cpuset.cpus && -z $(<"$hierarchy/ajo/cpuset.cpus") ]]; then
       cat "$hierarchy/cpuset.cpus" >"$hierarchy/ajo/cpuset.cpus"
       cat "$hierarchy/cpuset.mems" >"$hierarchy/ajo/cpuset.mems"
+    fi
+    if [[ -f $hierarchy/ajo/cpu.shares ]]; then
+      echo $(($(nproc) * 1024)) >"$hierarchy/ajo/cpu.shares"
     fi
   done < <(awk '$3 == "cgroup" && index($2, "/sys/fs/cgroup/") == 1 { print $2 }' /proc/self/mounts)
 }
