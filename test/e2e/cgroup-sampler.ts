@@ -4,7 +4,14 @@ import path from 'node:path';
 
 /** What one container used, as its cgroup last reported it before the container ended. */
 export interface ContainerCost {
+  /** The kernel's high-water mark: page cache included (on v1, the 4 KiB page of every event file written, and its inode). */
   peakMemoryBytes: number;
+  /**
+   * The highest sampled memory that cannot be reclaimed: memory.stat rss + mapped_file (v1),
+   * anon + file_mapped (v2). What a memory limit must hold; the cache above it is given back
+   * under the limit (docs/bench.md, "The sidecar").
+   */
+  peakRssBytes: number;
   cpuSeconds: number;
 }
 
@@ -13,7 +20,18 @@ interface Layout {
   memoryRoot: string;
   cpuRoot: string;
   peakFile: string;
+  /** The memory.stat keys whose sum is resident, non-reclaimable memory. */
+  rssKeys: [string, string];
   cpu: (dir: string) => number;
+}
+
+function statSum(file: string, keys: readonly string[]): number {
+  let sum = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    const [key, value] = line.split(' ');
+    if (key && keys.includes(key)) sum += Number(value);
+  }
+  return sum;
 }
 
 function layout(cgroupRoot: string): Layout {
@@ -24,6 +42,7 @@ function layout(cgroupRoot: string): Layout {
       memoryRoot: v1Memory,
       cpuRoot,
       peakFile: 'memory.max_usage_in_bytes',
+      rssKeys: ['rss', 'mapped_file'],
       cpu: (dir) => Number(readFileSync(path.join(dir, 'cpuacct.usage'), 'utf8')) / 1e9,
     };
   }
@@ -32,6 +51,7 @@ function layout(cgroupRoot: string): Layout {
     memoryRoot: v2,
     cpuRoot: v2,
     peakFile: 'memory.peak',
+    rssKeys: ['anon', 'file_mapped'],
     cpu: (dir) => Number(/usage_usec (\d+)/.exec(readFileSync(path.join(dir, 'cpu.stat'), 'utf8'))?.[1] ?? 0) / 1e6,
   };
 }
@@ -59,7 +79,9 @@ function podDirs(root: string): Map<string, string> {
  * Polls every pod's container cgroups until stopped. A container's cgroup is removed when it
  * ends, so each figure is the last one read before that: the peak is a high-water mark the
  * kernel keeps, so it is missed only if it was reached in the last interval; CPU time may miss
- * that last interval's work. Reading a few small files every `intervalMs` costs little.
+ * that last interval's work. The non-reclaimable figure (rss) has no high-water mark in the
+ * kernel: it is the highest of the samples, so a peak shorter than `intervalMs` can be missed.
+ * Reading a few small files every `intervalMs` costs little.
  */
 export function sampleContainerCgroups(cgroupRoot = '/ajo', intervalMs = 50): { stop: () => Map<string, Map<string, ContainerCost>> } {
   const where = layout(cgroupRoot);
@@ -75,12 +97,17 @@ export function sampleContainerCgroups(cgroupRoot = '/ajo', intervalMs = 50): { 
       for (const id of containers) {
         try {
           const peakMemoryBytes = Number(readFileSync(path.join(memoryDir, id, where.peakFile), 'utf8'));
+          const rssBytes = statSum(path.join(memoryDir, id, 'memory.stat'), where.rssKeys);
           const cpuDir = path.join(where.cpuRoot, path.relative(where.memoryRoot, memoryDir), id);
           const cpuSeconds = where.cpu(cpuDir);
           const pod = costs.get(uid) ?? new Map<string, ContainerCost>();
           costs.set(uid, pod);
           const before = pod.get(id);
-          pod.set(id, { peakMemoryBytes: Math.max(peakMemoryBytes, before?.peakMemoryBytes ?? 0), cpuSeconds: Math.max(cpuSeconds, before?.cpuSeconds ?? 0) });
+          pod.set(id, {
+            peakMemoryBytes: Math.max(peakMemoryBytes, before?.peakMemoryBytes ?? 0),
+            peakRssBytes: Math.max(rssBytes, before?.peakRssBytes ?? 0),
+            cpuSeconds: Math.max(cpuSeconds, before?.cpuSeconds ?? 0),
+          });
         } catch {
           // The container ended between the listing and the read: its last figures stand.
         }

@@ -508,11 +508,11 @@ function suite({ tools, plan }: E2eReady) {
         rmSync(dir, { recursive: true, force: true });
       }
     }
-    const result = { measuredAt: new Date().toISOString(), version, cluster: process.env.KUBECONFIG, measure: 'per container: cgroup peak memory (high-water mark) and CPU time, last read before it ended (sampled every 50 ms)', plays: results };
+    const result = { measuredAt: new Date().toISOString(), version, cluster: process.env.KUBECONFIG, measure: 'per container: cgroup peak memory (high-water mark, page cache included), peak of memory.stat rss + mapped_file (sampled), and CPU time, last read before it ended (sampled every 50 ms)', plays: results };
     const dir = path.join(process.env.AJO_CACHE_DIR ?? path.join(homedir(), '.cache', 'ajo'), 'e2e');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, 'pod-cost.json'), `${JSON.stringify(result, null, 2)}\n`);
-    const mb = (cost?: ContainerCost) => (cost ? `${(cost.peakMemoryBytes / 1048576).toFixed(1)} MB, ${cost.cpuSeconds.toFixed(2)} s CPU` : 'not sampled');
+    const mb = (cost?: ContainerCost) => (cost ? `${(cost.peakMemoryBytes / 1048576).toFixed(1)} MB (rss ${(cost.peakRssBytes / 1048576).toFixed(1)} MB), ${cost.cpuSeconds.toFixed(2)} s CPU` : 'not sampled');
     for (const [play, sides] of Object.entries(results)) {
       console.log(
         `e2e: pod cost, ${play} play (${sides.ajo!.eventCount} events): ajo worker ${mb(sides.ajo!.containers.worker)}, ajo process ${mb(sides.ajo!.containers.process)}; ` +

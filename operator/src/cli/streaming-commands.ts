@@ -351,6 +351,9 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
         onUpdate: (doc) => publisher.update(doc),
         ...(composed ? { composed } : {}),
         limits: await limitsFrom(flags),
+        // Following a file is the pod's sidecar, paced by the worker and under a memory limit:
+        // no writer thread (a second V8 isolate, ~24 MB) for a speed it cannot use.
+        ...(flags.follow ? { writeThread: false } : {}),
       });
       process.stderr.write(summaryLine(result.document) + '\n');
       process.exitCode = result.rc ?? (result.status === 'successful' ? 0 : 1);

@@ -43,6 +43,12 @@ export interface ProcessOptions {
    * thread pool, that many at a time, for volumes where a write waits on the network.
    */
   writeConcurrency?: number;
+  /**
+   * Whether the in-order writer may move event files to a worker thread past its first
+   * 2,000 (default true): faster on a stream read at disk speed, ~24 MB more RSS. The
+   * sidecar, which follows a worker's pace, turns it off (docs/bench.md, "The sidecar").
+   */
+  writeThread?: boolean;
 }
 
 export interface ProcessResult {
@@ -108,7 +114,7 @@ class ResultConsumer {
   readonly doc: StatusDocument;
   private readonly tail = new TailBuffer();
   private readonly pool: WritePool | null;
-  private readonly files = new EventFileWriter();
+  private readonly files: EventFileWriter;
   private readonly jobEventsDir: string;
 
   constructor(
@@ -116,6 +122,7 @@ class ResultConsumer {
     readonly artifactsDir: string,
   ) {
     this.jobEventsDir = path.join(artifactsDir, 'job_events');
+    this.files = new EventFileWriter({ thread: options.writeThread ?? true });
     const tail = this.tail;
     const concurrency = options.writeConcurrency ?? 1;
     this.pool = concurrency > 1 ? new WritePool(concurrency) : null;

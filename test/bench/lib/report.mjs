@@ -111,9 +111,10 @@ function floorTable(row) {
 
 function podCostTable(row) {
   const { plays } = row.podCost.result;
-  const cost = (c) => (c ? `${megabytes(c.peakMemoryBytes / 1024)}, ${c.cpuSeconds.toFixed(2)} s` : 'not sampled');
+  // Runs saved before peakRssBytes existed show only the high-water mark.
+  const cost = (c) => (c ? `${megabytes(c.peakMemoryBytes / 1024)}${c.peakRssBytes === undefined ? '' : ` (rss ${megabytes(c.peakRssBytes / 1024)})`}, ${c.cpuSeconds.toFixed(2)} s` : 'not sampled');
   return [
-    '| container: cgroup peak memory, CPU time | short play | 10,000-event play |',
+    '| container: cgroup peak memory (rss + mapped_file), CPU time | short play | 10,000-event play |',
     '|---|---|---|',
     `| ajo worker (ajo worker + ansible-playbook) | ${cost(plays.short.ajo.containers.worker)} | ${cost(plays.long.ajo.containers.worker)} |`,
     `| ajo process (the sidecar) | ${cost(plays.short.ajo.containers.process)} | ${cost(plays.long.ajo.containers.process)} |`,

@@ -22,6 +22,17 @@ test('every file is on disk with its exact bytes once drain resolves, in the thr
   }
 });
 
+test('with { thread: false } every file is on disk as soon as its write resolves, past the first 2,000 too', async () => {
+  const writer = new EventFileWriter({ thread: false });
+  for (let i = 1; i <= 3000; i += 1) {
+    await writer.write(path.join(dir, `${i}.json`), Buffer.from(`{"counter": ${i}}\n`));
+    // The thread's batches are sent on a later turn of the event loop: synchronous writes are already there.
+    if (i % 500 === 0) expect(readFileSync(path.join(dir, `${i}.json`), 'utf8')).toBe(`{"counter": ${i}}\n`);
+  }
+  expect(readdirSync(dir)).toHaveLength(3000);
+  await writer.drain();
+});
+
 test('a failed write in the thread rejects drain (or a later write) with the reason and the file', async () => {
   const writer = new EventFileWriter();
   const missing = path.join(dir, 'no-such-dir');
