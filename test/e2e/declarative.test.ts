@@ -8,7 +8,8 @@
  * the same files gives the same event sequence, and apply → running is timed against a payload
  * job of the same playbook.
  *
- * Runs against the local test cluster (the fixture image is built and loaded there).
+ * Runs against the local test cluster (the fixture image is built and loaded there) and on kind
+ * (test/e2e/kind.sh loads the image and mounts a shared directory into the node).
  */
 import { randomBytes } from 'node:crypto';
 import { execa } from 'execa';
@@ -16,15 +17,16 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { waitFor } from '../helpers/wait.js';
-import { deploySshFixtures, generateKeyPair, provideTestHostImage, type SshFixtures } from './fixtures/ssh-hosts.js';
+import { deploySshFixtures, generateKeyPair, provideTestHostImage, testHostImageUnavailable, type SshFixtures } from './fixtures/ssh-hosts.js';
 import {
   ajoCli,
   chartDir,
   describeE2e,
   hostPathVolume,
   timeToPodPastPending,
-  isLocalCluster,
   kubectlJson,
+  nodeSharedDir,
+  NODE_SHARED_DIR_ENV,
   provideImages,
   run,
   KUBECTL_POLL_MS,
@@ -37,8 +39,10 @@ import {
 const SUITE = 'e2e: declarative AnsibleJobs against real SSH hosts';
 
 describeE2e(SUITE, 'needs kubectl, helm, root, our images and the local test cluster', suite, () => {
-  if (!isLocalCluster()) return 'the sshd-host fixture image is built and loaded into the local test cluster only (test/cluster/build-testhost)';
-  if (process.getuid?.() !== 0) return 'building the sshd-host fixture image needs root (debootstrap, chroot)';
+  const unavailable = testHostImageUnavailable();
+  if (unavailable !== undefined) return unavailable;
+  // The job events are read back from a hostPath volume: its directory must be this machine's too.
+  if (nodeSharedDir() === undefined) return `no directory of this machine is mounted into the node (the local test cluster's node is this machine; test/e2e/kind.sh mounts one and sets ${NODE_SHARED_DIR_ENV})`;
   return undefined;
 });
 
@@ -171,13 +175,14 @@ ${fleetYaml(name)}
   }
 
   /**
-   * The claim `events`: one hostPath volume (the node is this machine) that jobs write their
+   * The claim `events`: one hostPath volume in a directory the node shares with this machine (the
+   * local cluster's node is this machine; kind's mounts one) that jobs write their
    * artifacts to, each under its own ident, so that the test reads their job_events/. Made once.
    */
   let eventsClaimMade: Promise<void> | undefined;
   const eventsClaim = (): Promise<void> =>
     (eventsClaimMade ??= (async () => {
-      artifactsDir = mkdtempSync(path.join(tmpdir(), 'ajo-decl-artifacts-'));
+      artifactsDir = mkdtempSync(path.join(nodeSharedDir() as string, 'ajo-decl-artifacts-'));
       await run(tools.kubectl, ['apply', '-f', '-'], {
         input: JSON.stringify(hostPathVolume(artifactsVolume, { namespace, name: 'events' }, artifactsDir, { accessMode: 'ReadWriteMany', create: false })),
       });

@@ -9,10 +9,13 @@
 #     no host iptables) and loads the node image into it;
 #  3. kind create cluster --image ajo.test/kind-node:<k8s> --config test/kind/cluster.yaml;
 #  4. builds ajo's images (images/build --load docker) and the busybox test image,
-#     and puts them on the node with `kind load docker-image`;
+#     and puts them on the node with `kind load docker-image`; the sshd-host fixture
+#     image (test/cluster/build-testhost) with `kind load image-archive`;
 #  5. helm install charts/ajo (release ajo, namespace ajo-system);
 #  6. runs the jest project "cluster" limited to --tests (default: test/e2e and the
-#     cluster smoke test) with KUBECONFIG pointing at kind;
+#     cluster smoke test) with KUBECONFIG pointing at kind, AJO_E2E_TESTHOST_IMAGE naming
+#     the fixture image and AJO_E2E_NODE_SHARED_DIR a directory the node mounts at the
+#     same path (extraMounts);
 #  7. kind delete cluster, stops the dockerd and checks that nothing is left behind
 #     (unless --keep: then the cluster stays up and DOCKER_HOST/KUBECONFIG are printed).
 # Exits with jest's status (or 1 when cleanup left something behind).
@@ -71,6 +74,15 @@ export PATH="$TOOLS:$PATH"
 kind version >&2
 
 KUBECONFIG_FILE="$(mktemp "${TMPDIR:-/tmp}/ajo-kind-kubeconfig.XXXXXX")"
+CONFIG_FILE="$(mktemp "${TMPDIR:-/tmp}/ajo-kind-config.XXXXXX")"
+# The directory the node shares with this machine (test/kind/cluster.yaml extraMounts):
+# in the private dockerd's state dir, which `dockerd stop` deletes; with your own Docker,
+# a temp dir this script deletes.
+if ((OWN_DOCKER)); then
+  SHARED_DIR="${AJO_KIND_DIR:-/tmp/ajo-kind}/shared"
+else
+  SHARED_DIR="$(mktemp -d "${TMPDIR:-/tmp}/ajo-kind-shared.XXXXXX")"
+fi
 cleanup() {
   local rc=$?
   if ((KEEP)); then
@@ -79,8 +91,8 @@ cleanup() {
   fi
   phase "cleanup"
   KUBECONFIG="$KUBECONFIG_FILE" kind delete cluster --name "$NAME" >&2 || rc=1
-  rm -f "$KUBECONFIG_FILE"
-  if ((OWN_DOCKER)); then "$KIND_SRC_DIR/dockerd" stop || rc=1; fi
+  rm -f "$KUBECONFIG_FILE" "$CONFIG_FILE"
+  if ((OWN_DOCKER)); then "$KIND_SRC_DIR/dockerd" stop || rc=1; else rm -rf "$SHARED_DIR"; fi
   log "total $((SECONDS - started)) s"
   exit "$rc"
 }
@@ -90,16 +102,21 @@ if ((OWN_DOCKER)); then
   eval "export $("$KIND_SRC_DIR/dockerd" start)"
 fi
 trap cleanup EXIT
+mkdir -p "$SHARED_DIR"
 docker info >/dev/null 2>&1 || skip "no Docker daemon answers at ${DOCKER_HOST:-the default socket}"
 
 IMAGE="${KIND_NODE_IMAGE:-$NODE_IMAGE}"
-CONFIG="$KIND_SRC_DIR/cluster.yaml"
+CONFIG="$CONFIG_FILE"
 if [[ -z ${KIND_NODE_IMAGE:-} ]]; then
   phase "node image"
   "$KIND_SRC_DIR/build-node-image" --load >/dev/null
+  grep -q '^      - hostPath: /tmp/ajo-kind/shared$' "$KIND_SRC_DIR/cluster.yaml" || kdie "test/kind/cluster.yaml must mount /tmp/ajo-kind/shared (extraMounts)"
+  sed "s|/tmp/ajo-kind/shared|$SHARED_DIR|g" "$KIND_SRC_DIR/cluster.yaml" >"$CONFIG_FILE"
 else
-  # The official image carries kindnetd and registry.k8s.io's CoreDNS: kind's defaults.
-  CONFIG=/dev/null
+  # The official image carries kindnetd and registry.k8s.io's CoreDNS: kind's defaults,
+  # with the shared directory alone added.
+  printf '%s\n' 'kind: Cluster' 'apiVersion: kind.x-k8s.io/v1alpha4' 'nodes:' '  - role: control-plane' '    extraMounts:' \
+    "      - hostPath: $SHARED_DIR" "        containerPath: $SHARED_DIR" >"$CONFIG_FILE"
 fi
 
 phase "kind create cluster"
@@ -139,6 +156,12 @@ rm -rf "$work"
 refs+=("$TEST_IMAGE")
 log "kind load docker-image ${refs[*]}"
 kind load docker-image --name "$NAME" "${refs[@]}" >&2
+# The sshd-host fixture (managed hosts and the git server of the ssh-hosts and declarative
+# suites): its archive goes straight into the node's containerd, as kind loads any archive.
+testhost="$("$REPO_DIR/test/cluster/build-testhost")"
+read -r TESTHOST_IMAGE testhost_tar <<<"$testhost"
+log "kind load image-archive $testhost_tar ($TESTHOST_IMAGE)"
+kind load image-archive --name "$NAME" "$testhost_tar" >&2
 
 phase "helm install"
 helm upgrade --install ajo "$REPO_DIR/charts/ajo" --namespace ajo-system --create-namespace --wait --timeout 5m >&2
@@ -147,6 +170,7 @@ kubectl -n ajo-system get pods -o wide >&2
 phase "jest (project cluster, $TESTS)"
 status=0
 (cd "$REPO_DIR" && AJO_KUBECTL="$TOOLS/kubectl" AJO_HELM="$TOOLS/helm" AJO_E2E_BUILD_IMAGES=0 \
+  AJO_E2E_TESTHOST_IMAGE="$TESTHOST_IMAGE" AJO_E2E_NODE_SHARED_DIR="$SHARED_DIR" \
   node --experimental-vm-modules node_modules/jest/bin/jest.js --selectProjects cluster --testPathPattern "$TESTS") || status=$?
 log "jest exited $status"
 exit "$status"

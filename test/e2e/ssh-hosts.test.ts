@@ -9,17 +9,16 @@ import { randomBytes } from 'node:crypto';
 import { createTestNamespace, kubeClients, waitForPodPhase } from '../cluster/kube.js';
 import { clusterTier, describeWithNode } from '../cluster/tier.js';
 import { describeOrSkip } from '../helpers/skip.js';
-import { deploySshFixtures, provideTestHostImage, type SshFixtures } from './fixtures/ssh-hosts.js';
-import { e2eTools, imagePlan, isLocalCluster, missingImagesSync, provideImages, runnerImage, type Tools } from './tools.js';
+import { deploySshFixtures, provideTestHostImage, testHostImageUnavailable, type SshFixtures } from './fixtures/ssh-hosts.js';
+import { e2eTools, imagePlan, missingImagesSync, provideImages, runnerImage, type Tools } from './tools.js';
 
 const SUITE = 'e2e fixtures: SSH hosts and a git server, reached by Service name from pods';
 
 function preconditions(): Tools | { reason: string } {
   const tools = e2eTools();
   if ('reason' in tools) return tools;
-  if (!isLocalCluster()) return { reason: 'the sshd-host fixture image is built and loaded into the local test cluster only (test/cluster/build-testhost)' };
-  if (process.getuid?.() !== 0) return { reason: 'building the sshd-host fixture image needs root (debootstrap, chroot)' };
-  return tools;
+  const unavailable = testHostImageUnavailable();
+  return unavailable === undefined ? tools : { reason: unavailable };
 }
 
 const ready = clusterTier().nodeRunsPods ? preconditions() : undefined;

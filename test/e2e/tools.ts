@@ -6,7 +6,7 @@
 import { execa, type Options } from 'execa';
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
+import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { localClusterInfo } from '../cluster/local-cluster.js';
@@ -116,6 +116,23 @@ export function isLocalCluster(): boolean {
   } catch {
     return false;
   }
+}
+
+/** Set by test/e2e/kind.sh: a directory of this machine that the kind node mounts at the same path (test/kind/cluster.yaml extraMounts). */
+export const NODE_SHARED_DIR_ENV = 'AJO_E2E_NODE_SHARED_DIR';
+
+/**
+ * A directory of this machine that the node sees at the same path, for hostPath volumes whose
+ * files the test reads back: the temp dir on the local test cluster (its node is this machine),
+ * AJO_E2E_NODE_SHARED_DIR where it is set (kind.sh mounts one into its node), else undefined.
+ */
+export function nodeSharedDir(): string | undefined {
+  const given = process.env[NODE_SHARED_DIR_ENV];
+  if (given !== undefined && given !== '') {
+    if (!path.isAbsolute(given) || !existsSync(given)) throw new Error(`${NODE_SHARED_DIR_ENV}=${given}: not an existing absolute directory`);
+    return given;
+  }
+  return isLocalCluster() ? tmpdir() : undefined;
 }
 
 export type ImagePlan = { action: 'none' } | { action: 'load'; archives: string[] } | { action: 'build' } | { action: 'skip'; reason: string };
