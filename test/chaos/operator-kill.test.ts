@@ -20,10 +20,9 @@ const JOBS = 20;
 const KILLS = 3;
 
 describeE2e(SUITE, 'needs kubectl, helm, root, ctr, our images and the local test cluster', suite, () => {
-  // Out of `npm test` for now: on 2026-12-02 its 20 plays met "kex_exchange_identification:
-  // Connection reset" from the SSH hosts (with the NetworkPolicy agent newly in the path) and
-  // failed; `npm run chaos` runs it until that is understood.
-  if (process.env.AJO_CHAOS !== 'all') return 'the chaos cases run with `npm run chaos` (AJO_CHAOS=all), not in `npm test`';
+  // In `npm test` (CI): the one chaos case that fits CI's time. Its 20 plays once met
+  // "Connection reset by peer": BestEffort SSH hosts starved of CPU and sshd dropping handshakes
+  // past MaxStartups (the fixture now requests CPU and raises MaxStartups).
   if (!isLocalCluster()) return 'the kill goes through the local test cluster\'s containerd (ctr on its socket)';
   if (process.getuid?.() !== 0) return 'building the sshd-host fixture image and using containerd\'s socket need root';
   return undefined;
