@@ -80,6 +80,26 @@ node_pod_cidr() { if (($1 == 1)); then echo "$POD_CIDR"; else echo "10.244.$(($1
 node_kubelet_port() { echo $((KUBELET_PORT + 100 * ($1 - 1))); }
 node_kubelet_healthz_port() { echo $((KUBELET_HEALTHZ_PORT + 100 * ($1 - 1))); }
 node_cgroup_root() { if (($1 == 1)); then echo /ajo; else echo "/ajo/node-$1"; fi; }
+# For down and leftovers, which look for every node's, started or not.
+all_nodes() { seq 1 "$MAX_NODES"; }
+ours_netns() { # <name in /run/netns>: a pod network namespace of one of our nodes (an address in its pod subnet)
+  local addrs n cidr
+  addrs="$(ip -n "$1" -4 -o addr show 2>/dev/null)" || return 1
+  for n in $(all_nodes); do
+    cidr="$(node_pod_cidr "$n")"
+    grep "inet ${cidr%.*}\." >/dev/null <<<"$addrs" && return 0
+  done
+  return 1
+}
+# A node N's (N >= 2) kubelet links its containers' logs, which live in the state dir, from the
+# fixed /var/log/containers, as node 1's does its logs under /var/log/pods.
+state_dir_log_links() {
+  local link
+  for link in /var/log/containers/*.log; do
+    [[ -L $link && $(readlink "$link") == "$STATE_DIR/"* ]] && echo "$link"
+  done
+  return 0
+}
 # The nodes other than node 1 that `up --nodes N` made (their state dir exists).
 extra_nodes() {
   local n

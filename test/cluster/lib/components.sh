@@ -281,6 +281,19 @@ import_images() { # [node]
   ctr_at "$n" images label "$PAUSE_IMAGE" io.cri-containerd.pinned=pinned >/dev/null
 }
 
+# Node N (N >= 2) also gets every image node 1 has (what load-image, images/build and
+# build-testhost put there before node N existed), so a pod runs alike on either node.
+# Each image once: those node N has already are skipped.
+copy_images_from_node1() { # <node>
+  local n="$1" ref
+  while read -r ref; do
+    ctr_at "$n" images check "name==$ref" 2>/dev/null | grep complete >/dev/null && continue
+    log "images: copying $ref from $NODE_NAME to $(node_name "$n")"
+    ctr_node images export --platform linux/amd64 - "$ref" | ctr_at "$n" images import --all-platforms - >/dev/null ||
+      log "images: could not copy $ref (load it with test/cluster/load-image)"
+  done < <(ctr_node images check 2>/dev/null | awk 'NR > 1 && $1 !~ /^sha256:/ && $4 == "complete" { print $1 }')
+}
+
 go_cmd() {
   if command -v go >/dev/null; then go "$@"; else /usr/local/go/bin/go "$@"; fi
 }
