@@ -434,6 +434,11 @@ podLogsDir: $(node_dir "$1")/pod-logs
 EOF
 }
 
+# One kube-proxy for the machine, whatever the node count: every node of `up --nodes N` shares
+# the host's network namespace, so a second kube-proxy would program the same iptables chains
+# and the two would fight over them. Its clusterCIDR stays node 1's subnet (its file must not
+# change under it: it exits when it does); masqueradeAll already masquerades every node's
+# pod -> Service traffic, which is all that the clusterCIDR would decide here.
 start_kube_proxy() {
   local dir="$STATE_DIR/kube-proxy"
   mkdir -p "$dir"
