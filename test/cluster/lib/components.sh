@@ -438,7 +438,8 @@ EOF
 # the host's network namespace, so a second kube-proxy would program the same iptables chains
 # and the two would fight over them. Its clusterCIDR stays node 1's subnet (its file must not
 # change under it: it exits when it does); masqueradeAll already masquerades every node's
-# pod -> Service traffic, which is all that the clusterCIDR would decide here.
+# pod -> Service traffic, which is what the clusterCIDR decides for ClusterIP Services (it
+# also marks pods as local for externalTrafficPolicy: Local, unused here).
 start_kube_proxy() {
   local dir="$STATE_DIR/kube-proxy"
   mkdir -p "$dir"
