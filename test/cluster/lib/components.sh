@@ -239,7 +239,13 @@ state = "$dir/state"
     conf_dir = "$(node_dir "$n")/cni/net.d"
 EOF
   start "containerd$(node_suffix "$n")" containerd --config "$dir/config.toml"
-  wait_for "containerd$(node_suffix "$n")" 30 "containerd$(node_suffix "$n")" ctr_at "$n" version
+  local name
+  name="containerd$(node_suffix "$n")"
+  wait_for "$name" 30 "$name" ctr_at "$n" version
+  # ctr answers before the CRI plugin has recovered its pods: a kubelet started then exits with
+  # "server is not initialized yet" (seen after a node's containers were killed). The CRI
+  # serves from the moment just after it logs this line (containerd 1.6, pkg/cri/server/service.go).
+  wait_for "$name's CRI" 120 "$name" grep -F 'msg="Start streaming server"' "$STATE_DIR/logs/$name.log"
 }
 
 ctr_at() { # <node> <ctr args...>: ctr against that node's containerd
