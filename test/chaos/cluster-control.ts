@@ -3,7 +3,9 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { clusterScriptsDir } from '../cluster/local-cluster.js';
 
-export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'containerd' | 'kubelet' | 'kube-proxy';
+export type Component = 'etcd' | 'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'containerd' | 'kubelet' | 'kube-proxy'
+  // The second node's own (test/cluster/up --nodes 2).
+  | 'containerd-2' | 'kubelet-2';
 export type Verb = 'stop' | 'kill' | 'start' | 'restart';
 
 const ctl = path.join(clusterScriptsDir, 'ctl');

@@ -43,7 +43,7 @@ export default async function globalTeardown(): Promise<void> {
   process.stderr.write('\n[cluster tier] down: no process, mount, link, cgroup or KUBE-* chain left\n');
 }
 
-const ResidueScope = z.object({ stateDir: z.string(), bridge: z.string(), cgroupRoot: z.string() });
+const ResidueScope = z.object({ stateDir: z.string(), bridges: z.array(z.string()), cgroupRoot: z.string() });
 type ResidueScope = z.infer<typeof ResidueScope>;
 
 /** The names and paths that mark things as ours, from the scripts (test/cluster/info). */
@@ -67,7 +67,7 @@ export function findResidue(cluster: ResidueScope): Residue {
   return {
     processes: processesUsing(cluster.stateDir),
     mounts: mountsUnder(cluster.stateDir),
-    links: linksOf(cluster.bridge),
+    links: cluster.bridges.flatMap(linksOf),
     iptablesChains: kubeChains(),
     cgroups: cgroupsNamed(cluster.cgroupRoot),
   };
@@ -96,7 +96,7 @@ function mountsUnder(stateDir: string): string[] {
     .filter((mountPoint) => mountPoint.startsWith(marker));
 }
 
-/** The bridge itself and any veth still attached to it. */
+/** A node's bridge itself and any veth still attached to it. */
 function linksOf(bridge: string): string[] {
   const links = ipLinks();
   return links.filter((link) => link.ifname === bridge || link.master === bridge).map((link) => link.ifname);

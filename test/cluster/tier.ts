@@ -1,5 +1,5 @@
 import { describeOrSkip } from '../helpers/skip.js';
-import { localClusterInfo } from './local-cluster.js';
+import { localClusterInfo, startSecondNode } from './local-cluster.js';
 import { tierEnv } from './jest-global-setup.js';
 
 /**
@@ -48,4 +48,19 @@ export function describeCluster(name: string, fn: () => void): void {
 export function describeWithNode(name: string, fn: () => void): void {
   const tier = clusterTier();
   describeOrSkip(name, tier.nodeRunsPods ? null : `needs the cluster tier: ${tier.nodeReason}`, fn);
+}
+
+/**
+ * A suite that needs two nodes (node 1 and the tainted second node of `test/cluster/up --nodes 2`).
+ * Starts the second node at collection time when a node runs pods; skipped, with the reason
+ * printed, when there is no node or the second one cannot start.
+ */
+export function describeWithTwoNodes(name: string, fn: () => void): void {
+  const tier = clusterTier();
+  let reason: string | null = tier.nodeRunsPods ? null : tier.nodeReason;
+  if (reason === null) {
+    const second = startSecondNode();
+    if (!second.ok) reason = `the second node could not start: ${second.reason}`;
+  }
+  describeOrSkip(name, reason === null ? null : `needs two nodes: ${reason}`, fn);
 }

@@ -57,6 +57,55 @@ PROXY_METRICS_PORT=11249
 CONTROLLER_MANAGER_PORT=11257
 SCHEDULER_PORT=11259
 CTR_NS=k8s.io
+# A second node (`up --nodes 2`), on this same machine, for the tests that need two (a node made
+# NotReady while jobs finish on the other). Node 1's names, addresses and paths are the ones above
+# and never change; node N (N >= 2) gets its own of each from the node_* functions below: its
+# bridge and pod subnet (10.244.<N-1>.0/24, gateway and node IP 10.244.<N-1>.1 on the bridge: this
+# kernel has no dummy links), kubelet ports (+100 per node), containerd, state dir
+# ($STATE_DIR/node-N) and cgroup root (/ajo/node-N, inside node 1's /ajo, so `down` finds it).
+# Pod subnets are written into each node's CNI config; the controller-manager allocates none.
+# Node N carries the taint SECOND_NODE_TAINT (and the label of the same key): nothing lands
+# there unless it tolerates the taint and asks for the node (nodeSelector), so node 1 stays
+# the default for everything else that runs on the shared cluster.
+MAX_NODES=2
+ALL_PODS_CIDR=10.244.0.0/16
+SECOND_NODE_KEY=ajo.dev/second-node
+SECOND_NODE_TAINT="$SECOND_NODE_KEY=true:NoSchedule"
+node_suffix() { (($1 == 1)) || echo "-$1"; } # "" for node 1, "-N": pid, log and pki names
+node_name() { echo "$NODE_NAME$(node_suffix "$1")"; }
+node_dir() { if (($1 == 1)); then echo "$STATE_DIR"; else echo "$STATE_DIR/node-$1"; fi; }
+node_bridge() { if (($1 == 1)); then echo "$BRIDGE"; else echo "ajo-br$(($1 - 1))"; fi; }
+node_addr() { if (($1 == 1)); then echo "$API_ADDR"; else echo "10.244.$(($1 - 1)).1"; fi; }
+node_pod_cidr() { if (($1 == 1)); then echo "$POD_CIDR"; else echo "10.244.$(($1 - 1)).0/24"; fi; }
+node_kubelet_port() { echo $((KUBELET_PORT + 100 * ($1 - 1))); }
+node_kubelet_healthz_port() { echo $((KUBELET_HEALTHZ_PORT + 100 * ($1 - 1))); }
+node_cgroup_root() { if (($1 == 1)); then echo /ajo; else echo "/ajo/node-$1"; fi; }
+# For down and leftovers, which look for every node's, started or not.
+all_nodes() { seq 1 "$MAX_NODES"; }
+ours_netns() { # <name in /run/netns>: a pod network namespace of one of our nodes (an address in its pod subnet)
+  local addrs n cidr
+  addrs="$(ip -n "$1" -4 -o addr show 2>/dev/null)" || return 1
+  for n in $(all_nodes); do
+    cidr="$(node_pod_cidr "$n")"
+    grep "inet ${cidr%.*}\." >/dev/null <<<"$addrs" && return 0
+  done
+  return 1
+}
+# A node N's (N >= 2) kubelet links its containers' logs, which live in the state dir, from the
+# fixed /var/log/containers, as node 1's does its logs under /var/log/pods.
+state_dir_log_links() {
+  local link
+  for link in /var/log/containers/*.log; do
+    [[ -L $link && $(readlink "$link") == "$STATE_DIR/"* ]] && echo "$link"
+  done
+  return 0
+}
+# The nodes other than node 1 that `up --nodes N` made (their state dir exists).
+extra_nodes() {
+  local n
+  for ((n = 2; n <= MAX_NODES; n++)); do [[ -d $(node_dir "$n") ]] && echo "$n"; done
+  return 0
+}
 # Built locally by `up` (no registry here) and imported into the node.
 PAUSE_IMAGE=ajo.test/pause:3.10.2
 TEST_IMAGE=ajo.test/busybox:1

@@ -200,8 +200,10 @@ kubectl_admin() { "$BIN_DIR/kubectl" --kubeconfig "$STATE_DIR/admin.kubeconfig" 
 
 # ---------------------------------------------------------------- node
 
-start_containerd() {
-  local dir="$STATE_DIR/containerd"
+start_containerd() { # [node]: that node's containerd (default 1), its own sockets, root and state
+  local n="${1:-1}"
+  local dir
+  dir="$(node_dir "$n")/containerd"
   mkdir -p "$dir"
   install_file "$dir/config.toml" <<EOF
 version = 2
@@ -234,19 +236,30 @@ state = "$dir/state"
         SystemdCgroup = false
   [plugins."io.containerd.grpc.v1.cri".cni]
     bin_dir = "/usr/lib/cni"
-    conf_dir = "$STATE_DIR/cni/net.d"
+    conf_dir = "$(node_dir "$n")/cni/net.d"
 EOF
-  start containerd containerd --config "$dir/config.toml"
-  wait_for "containerd" 30 containerd ctr_node version
+  start "containerd$(node_suffix "$n")" containerd --config "$dir/config.toml"
+  local name
+  name="containerd$(node_suffix "$n")"
+  wait_for "$name" 30 "$name" ctr_at "$n" version
+  # ctr answers before the CRI plugin has recovered its pods: a kubelet started then exits with
+  # "server is not initialized yet" (seen after a node's containers were killed). The CRI
+  # serves from the moment just after it logs this line (containerd 1.6, pkg/cri/server/service.go).
+  wait_for "$name's CRI" 120 "$name" grep -F 'msg="Start streaming server"' "$STATE_DIR/logs/$name.log"
 }
 
-ctr_node() { ctr --address "$STATE_DIR/containerd/containerd.sock" --namespace "$CTR_NS" "$@"; }
+ctr_at() { # <node> <ctr args...>: ctr against that node's containerd
+  local n="$1"
+  shift
+  ctr --address "$(node_dir "$n")/containerd/containerd.sock" --namespace "$CTR_NS" "$@"
+}
+ctr_node() { ctr_at 1 "$@"; }
 
 # The pause image (from the Kubernetes source's build/pause/linux/pause.c) and
 # a busybox image for tests, both packed locally and cached with the binaries,
-# and CoreDNS (build-coredns, cached apart).
-import_images() {
-  local images="$CACHE_DIR/images"
+# and CoreDNS (build-coredns, cached apart). Into every node's containerd: each has its own.
+import_images() { # [node]
+  local n="${1:-1}" images="$CACHE_DIR/images"
   mkdir -p "$images"
   if [[ ! -f $images/pause.tar ]]; then
     log "images: building $PAUSE_IMAGE from pause.c"
@@ -265,42 +278,58 @@ import_images() {
   local ref tar
   for ref in "$PAUSE_IMAGE=$images/pause.tar" "$TEST_IMAGE=$images/busybox.tar" "$COREDNS_IMAGE=$COREDNS_ARCHIVE"; do
     tar="${ref#*=}"
-    ctr_node images check "name==${ref%=*}" 2>/dev/null | grep complete >/dev/null && continue
-    log "images: importing ${ref%=*}"
-    ctr_node images import "$tar" >/dev/null
+    ctr_at "$n" images check "name==${ref%=*}" 2>/dev/null | grep complete >/dev/null && continue
+    log "images: importing ${ref%=*} into $(node_name "$n")"
+    ctr_at "$n" images import "$tar" >/dev/null
   done
   # The kubelet's image GC must never remove the sandbox image: it cannot be
   # pulled again.
-  ctr_node images label "$PAUSE_IMAGE" io.cri-containerd.pinned=pinned >/dev/null
+  ctr_at "$n" images label "$PAUSE_IMAGE" io.cri-containerd.pinned=pinned >/dev/null
+}
+
+# Node N (N >= 2) also gets every image node 1 has (what load-image, images/build and
+# build-testhost put there before node N existed), so a pod runs alike on either node.
+# Each image once: those node N has already are skipped.
+copy_images_from_node1() { # <node>
+  local n="$1" ref
+  while read -r ref; do
+    ctr_at "$n" images check "name==$ref" 2>/dev/null | grep complete >/dev/null && continue
+    log "images: copying $ref from $NODE_NAME to $(node_name "$n")"
+    ctr_node images export --platform linux/amd64 - "$ref" | ctr_at "$n" images import --all-platforms - >/dev/null ||
+      log "images: could not copy $ref (load it with test/cluster/load-image)"
+  done < <(ctr_node images check 2>/dev/null | awk 'NR > 1 && $1 !~ /^sha256:/ && $4 == "complete" { print $1 }')
 }
 
 go_cmd() {
   if command -v go >/dev/null; then go "$@"; else /usr/local/go/bin/go "$@"; fi
 }
 
-write_cni_config() {
-  mkdir -p "$STATE_DIR/cni/net.d" "$STATE_DIR/cni/ipam"
+write_cni_config() { # [node]: its own bridge, pod subnet and IPAM store
+  local n="${1:-1}"
+  local dir
+  dir="$(node_dir "$n")/cni"
+  mkdir -p "$dir/net.d" "$dir/ipam"
   # ipMasq off: pods talk to the node and to each other, never out of this
   # machine. isGateway off: the plugin would switch on IP forwarding for the
   # whole machine; create_bridge gives the bridge its gateway address and
   # turns forwarding on for the bridge alone. hairpinMode lets a pod reach
   # itself through a Service IP.
-  install_file "$STATE_DIR/cni/net.d/10-ajo.conflist" <<EOF
+  install_file "$dir/net.d/10-ajo.conflist" <<EOF
 {
   "cniVersion": "1.0.0",
   "name": "ajo",
   "plugins": [
     {
       "type": "bridge",
-      "bridge": "$BRIDGE",
+      "bridge": "$(node_bridge "$n")",
       "isGateway": false,
       "ipMasq": false,
       "hairpinMode": true,
       "ipam": {
         "type": "host-local",
-        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$API_ADDR"}]],
+        "ranges": [[{"subnet": "$(node_pod_cidr "$n")", "gateway": "$(node_addr "$n")"}]],
         "routes": [{"dst": "0.0.0.0/0"}],
-        "dataDir": "$STATE_DIR/cni/ipam"
+        "dataDir": "$dir/ipam"
       }
     },
     {"type": "loopback"}
@@ -311,31 +340,41 @@ EOF
 
 # The kubelet wants its cgroupRoot to exist in every v1 hierarchy. A new
 # cpuset cgroup starts with no CPUs and no memory nodes, so it gets its
-# parent's before anything is put in it. The cpu weight is what a real node
-# gives its /kubepods (1024 per CPU, as the kubelet sets kubepods itself):
-# at the default 1024 every pod together weighed as much as one busy process
-# of the machine's own, and under a loaded machine's builds and tests the
-# plays' ansible-playbook sat runnable for minutes with no CPU time.
-make_cgroup_root() {
-  local hierarchy
+# parent's before anything is put in it. The cpu weight of /ajo is what a
+# real node gives its /kubepods (1024 per CPU, as the kubelet sets kubepods
+# itself): at the default 1024 every pod together weighed as much as one busy
+# process of the machine's own, and under a loaded machine's builds and tests
+# the plays' ansible-playbook sat runnable for minutes with no CPU time.
+# Node N's root (/ajo/node-N) sits inside node 1's /ajo and gets its CPUs and memory nodes.
+make_cgroup_root() { # [node]
+  local hierarchy dir parent dirs=(/ajo)
+  [[ ${1:-1} == 1 ]] || dirs+=("$(node_cgroup_root "$1")")
   while read -r hierarchy; do
-    mkdir -p "$hierarchy/ajo"
-    if [[ -f $hierarchy/cpuset.cpus && -z $(<"$hierarchy/ajo/cpuset.cpus") ]]; then
-      cat "$hierarchy/cpuset.cpus" >"$hierarchy/ajo/cpuset.cpus"
-      cat "$hierarchy/cpuset.mems" >"$hierarchy/ajo/cpuset.mems"
-    fi
+    parent="$hierarchy"
+    for dir in "${dirs[@]}"; do
+      mkdir -p "$hierarchy$dir"
+      if [[ -f $parent/cpuset.cpus && -z $(<"$hierarchy$dir/cpuset.cpus") ]]; then
+        cat "$parent/cpuset.cpus" >"$hierarchy$dir/cpuset.cpus"
+        cat "$parent/cpuset.mems" >"$hierarchy$dir/cpuset.mems"
+      fi
+      parent="$hierarchy$dir"
+    done
     if [[ -f $hierarchy/ajo/cpu.shares ]]; then
       echo $(($(nproc) * 1024)) >"$hierarchy/ajo/cpu.shares"
     fi
   done < <(awk '$3 == "cgroup" && index($2, "/sys/fs/cgroup/") == 1 { print $2 }' /proc/self/mounts)
 }
 
-start_kubelet() {
-  local dir="$STATE_DIR/kubelet" pki="$STATE_DIR/pki"
+start_kubelet() { # [node]
+  local n="${1:-1}" pki="$STATE_DIR/pki"
+  local dir sfx
+  dir="$(node_dir "$n")/kubelet"
+  sfx="$(node_suffix "$n")"
   mkdir -p "$dir"
-  make_cgroup_root
+  make_cgroup_root "$n"
   # Every setting here is explained in docs/cluster.md as well.
-  install_file "$dir/config.yaml" <<EOF
+  {
+    cat <<EOF
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 # This machine has cgroup v1 (hybrid); kubelets from 1.35 on refuse to start
@@ -346,7 +385,7 @@ failCgroupV1: false
 cgroupDriver: cgroupfs
 # Pods' cgroups go under /ajo/kubepods in every hierarchy, so down can find
 # and remove them without touching anything else on the machine.
-cgroupRoot: /ajo
+cgroupRoot: $(node_cgroup_root "$n")
 # The kubelet would lower its own oom_score_adj to -999, which needs
 # CAP_SYS_RESOURCE (missing here); 0 leaves it as it is.
 oomScoreAdj: 0
@@ -355,20 +394,20 @@ oomScoreAdj: 0
 protectKernelDefaults: false
 # Ports off the defaults so a user's own kubelet is not disturbed; the API
 # server reaches the kubelet on the bridge address only.
-address: $API_ADDR
-port: $KUBELET_PORT
+address: $(node_addr "$n")
+port: $(node_kubelet_port "$n")
 readOnlyPort: 0
 healthzBindAddress: 127.0.0.1
-healthzPort: $KUBELET_HEALTHZ_PORT
+healthzPort: $(node_kubelet_healthz_port "$n")
 authentication:
   anonymous: {enabled: false}
   webhook: {enabled: true}
   x509: {clientCAFile: $pki/ca.crt}
 authorization:
   mode: Webhook
-tlsCertFile: $pki/kubelet-serving.crt
-tlsPrivateKeyFile: $pki/kubelet-serving.key
-containerRuntimeEndpoint: unix://$STATE_DIR/containerd/containerd.sock
+tlsCertFile: $pki/kubelet$sfx-serving.crt
+tlsPrivateKeyFile: $pki/kubelet$sfx-serving.key
+containerRuntimeEndpoint: unix://$(node_dir "$n")/containerd/containerd.sock
 # A developer's disk is often fuller than the 85% the default eviction
 # thresholds allow; evicting test pods (or refusing to admit them) for that
 # would make tests fail for reasons unrelated to what they test.
@@ -385,10 +424,35 @@ resolvConf: /etc/resolv.conf
 staticPodPath: ""
 registerNode: true
 EOF
-  start kubelet "$BIN_DIR/kubelet" --config="$dir/config.yaml" --kubeconfig="$STATE_DIR/kubelet.kubeconfig" \
-    --root-dir="$dir/root" --cert-dir="$dir/pki" --hostname-override="$NODE_NAME" --node-ip="$API_ADDR"
+    ((n == 1)) || second_node_kubelet_config "$n"
+  } | install_file "$dir/config.yaml"
+  local labels=()
+  ((n == 1)) || labels=(--node-labels="$SECOND_NODE_KEY=true")
+  start "kubelet$sfx" "$BIN_DIR/kubelet" --config="$dir/config.yaml" --kubeconfig="$STATE_DIR/kubelet$sfx.kubeconfig" \
+    --root-dir="$dir/root" --cert-dir="$dir/pki" --hostname-override="$(node_name "$n")" --node-ip="$(node_addr "$n")" \
+    ${labels[@]+"${labels[@]}"}
 }
 
+# What node N (N >= 2) adds to the kubelet config above.
+second_node_kubelet_config() { # <node>
+  cat <<EOF
+# Not a default node: only pods that tolerate this taint and ask for the node
+# (nodeSelector $SECOND_NODE_KEY: "true", the label start_kubelet gives it) run here
+# (see SECOND_NODE_TAINT in lib/common.sh).
+registerWithTaints:
+- {key: $SECOND_NODE_KEY, value: "true", effect: NoSchedule}
+# Node 1 writes the default /var/log/pods, and a kubelet's log GC removes what it
+# does not know there: each further node keeps its pods' logs in its own state dir.
+podLogsDir: $(node_dir "$1")/pod-logs
+EOF
+}
+
+# One kube-proxy for the machine, whatever the node count: every node of `up --nodes N` shares
+# the host's network namespace, so a second kube-proxy would program the same iptables chains
+# and the two would fight over them. Its clusterCIDR stays node 1's subnet (its file must not
+# change under it: it exits when it does); masqueradeAll already masquerades every node's
+# pod -> Service traffic, which is what the clusterCIDR decides for ClusterIP Services (it
+# also marks pods as local for externalTrafficPolicy: Local, unused here).
 start_kube_proxy() {
   local dir="$STATE_DIR/kube-proxy"
   mkdir -p "$dir"
@@ -549,10 +613,50 @@ spec:
 EOF
 }
 
-wait_node_ready() {
-  log "node: waiting for $NODE_NAME to be Ready"
-  wait_for "node $NODE_NAME Ready" 120 kubelet \
-    kubectl_admin wait --for=condition=Ready "node/$NODE_NAME" --timeout=2s
+wait_node_ready() { # [node]
+  local n="${1:-1}"
+  local name
+  name="$(node_name "$n")"
+  log "node: waiting for $name to be Ready"
+  wait_for "node $name Ready" 120 "kubelet$(node_suffix "$n")" \
+    kubectl_admin wait --for=condition=Ready "node/$name" --timeout=2s
+}
+
+# Node N's (N >= 2) own kubelet identity, signed by the cluster's CA: the Node authorizer
+# knows a kubelet by its name, and the API server checks the serving certificate against
+# the node's address.
+make_node_pki() { # <node>
+  local n="$1" pki="$STATE_DIR/pki"
+  local name sfx
+  name="$(node_name "$n")"
+  sfx="$(node_suffix "$n")"
+  if [[ ! -f $pki/kubelet$sfx-serving.crt ]]; then
+    log "pki: certificates for $name"
+    (
+      umask 077
+      cd "$pki"
+      issue "kubelet$sfx" "system:node:$name" system:nodes "" clientAuth
+      issue "kubelet$sfx-serving" "system:node:$name" system:nodes "IP:$(node_addr "$n"),DNS:$name" serverAuth
+      rm -f ./*.csr ca.srl
+    )
+  fi
+  kubeconfig_for "kubelet$sfx" | install_file "$STATE_DIR/kubelet$sfx.kubeconfig"
+}
+
+# Node N's (N >= 2) bridge: its pods' gateway and the node's own address (the kubelet
+# listens there), forwarding on as for node 1's. The host routes between the bridges, so pods
+# of both nodes reach each other, the Services and CoreDNS (on node 1's address) through it.
+create_node_bridge() { # <node>
+  local br addr
+  br="$(node_bridge "$1")"
+  addr="$(node_addr "$1")"
+  if ! ip link show "$br" >/dev/null 2>&1; then
+    log "network: creating bridge $br with $addr"
+    ip link add "$br" type bridge
+  fi
+  ip addr replace "$addr/${POD_CIDR#*/}" dev "$br"
+  sysctl -qw "net.ipv4.conf.$br.forwarding=1"
+  ip link set "$br" up
 }
 
 

@@ -62,15 +62,18 @@ netpol_queue_bound() {
 # which this kernel has): the first packet of every new connection from or to a pod,
 # after the Services' DNAT and before their masquerade, waits for the agent's verdict.
 # Like the agent's chain, it lets root's traffic of the node (kubelet probes, the API
-# server) pass. Rebuilt on every `up`.
+# server) pass. Rebuilt on every `up`. It covers the pods of every node (ALL_PODS_CIDR): one
+# agent serves the whole machine, since all nodes share its network namespace and the agent
+# judges a packet by the pods of its addresses, whichever node they run on (its --hostname-override
+# only limits the nftables sets this hook replaces).
 netpol_hook() {
   local t=(iptables -w -t mangle)
   "${t[@]}" -N "$NETPOL_CHAIN" 2>/dev/null || "${t[@]}" -F "$NETPOL_CHAIN"
   "${t[@]}" -A "$NETPOL_CHAIN" -m conntrack --ctstate ESTABLISHED,RELATED -j RETURN
   "${t[@]}" -A "$NETPOL_CHAIN" -o lo -j RETURN
   "${t[@]}" -A "$NETPOL_CHAIN" -m owner --uid-owner 0 -j RETURN
-  "${t[@]}" -A "$NETPOL_CHAIN" -s "$POD_CIDR" -j NFQUEUE --queue-num "$NETPOL_QUEUE" --queue-bypass
-  "${t[@]}" -A "$NETPOL_CHAIN" -d "$POD_CIDR" -j NFQUEUE --queue-num "$NETPOL_QUEUE" --queue-bypass
+  "${t[@]}" -A "$NETPOL_CHAIN" -s "$ALL_PODS_CIDR" -j NFQUEUE --queue-num "$NETPOL_QUEUE" --queue-bypass
+  "${t[@]}" -A "$NETPOL_CHAIN" -d "$ALL_PODS_CIDR" -j NFQUEUE --queue-num "$NETPOL_QUEUE" --queue-bypass
   "${t[@]}" -C POSTROUTING -j "$NETPOL_CHAIN" 2>/dev/null || "${t[@]}" -I POSTROUTING -j "$NETPOL_CHAIN"
 }
 
