@@ -15,7 +15,7 @@ import { clusterScriptsDir, localClusterInfo } from '../cluster/local-cluster.js
 import { describeE2e, isLocalCluster, run } from '../e2e/tools.js';
 import { waitFor } from '../helpers/wait.js';
 import { clusterControl, restoreCluster } from './cluster-control.js';
-import { chaosEnvironment, CountedJobs, type AnsibleJob, type Figures } from './harness.js';
+import { chaosEnvironment, CountedJobs, sigkillContainer, type AnsibleJob, type Figures } from './harness.js';
 
 const SUITE = 'chaos: cluster components, worker pods and volumes faulted under running jobs';
 /** Jobs per case: enough to see a pattern, few enough for seven cases on a 2-core node. */
@@ -139,12 +139,7 @@ function suite(ready: Parameters<Parameters<typeof describeE2e>[2]>[0]) {
     const count = 4;
     const { figures, jobs } = await runCase('sidecar', 'process sidecar SIGKILLed mid-job', async (counted) => {
       const pods = await counted.pods();
-      const socket = path.join(localClusterInfo().stateDir, 'containerd', 'containerd.sock');
-      for (const pod of pods) {
-        const id = pod.status?.containerStatuses?.find((status) => status.name === 'process')?.containerID?.replace(/^containerd:\/\//, '');
-        if (!id) throw new Error(`pod ${pod.metadata.name} has no running process container`);
-        await execa('ctr', ['--address', socket, '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);
-      }
+      for (const pod of pods) await sigkillContainer(pod, 'process');
     }, { count, note: 'no retry: the playbook ran; its artifacts may be incomplete' });
     expectNoneLostNorTwice(figures);
     // The pod restarts nothing (restartPolicy Never) and the operator must not run a finished play again.

@@ -7,7 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { z } from 'zod';
+import { localClusterInfo } from '../cluster/local-cluster.js';
 import { deploySshFixtures, provideTestHostImage, type SshFixtures } from '../e2e/fixtures/ssh-hosts.js';
 import { chartDir, kubectlJson, provideImages, run, TERMINAL_PHASE_NAMES, type E2eReady, type Tools } from '../e2e/tools.js';
 import { waitFor } from '../helpers/wait.js';
@@ -48,6 +50,20 @@ export interface AnsibleJob {
 export interface Pod {
   metadata: { name: string; labels?: Record<string, string> };
   status?: { phase?: string; containerStatuses?: { name: string; containerID?: string; restartCount: number; state?: { running?: object } }[] };
+}
+
+/**
+ * SIGKILL to one container of a pod (the first when `container` is unset), through the local
+ * cluster node's containerd: the process dies as in an OOM kill or a crash, and the kubelet
+ * sees it exit as it would any other.
+ */
+export async function sigkillContainer(pod: Pod, container?: string): Promise<void> {
+  const statuses = pod.status?.containerStatuses ?? [];
+  const status = container === undefined ? statuses[0] : statuses.find((candidate) => candidate.name === container);
+  const id = status?.containerID?.replace(/^containerd:\/\//, '');
+  if (!id) throw new Error(`pod ${pod.metadata.name} has no running container${container === undefined ? '' : ` named ${container}`}`);
+  const socket = path.join(localClusterInfo().stateDir, 'containerd', 'containerd.sock');
+  await execa('ctr', ['--address', socket, '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', id]);
 }
 
 export interface ChaosEnv {

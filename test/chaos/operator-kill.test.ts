@@ -8,12 +8,9 @@
  *
  * Runs against the local test cluster (the fixture image and containerd's socket are there).
  */
-import path from 'node:path';
-import { execa } from 'execa';
-import { localClusterInfo } from '../cluster/local-cluster.js';
 import { describeE2e, isLocalCluster, type E2eReady } from '../e2e/tools.js';
 import { waitFor } from '../helpers/wait.js';
-import { chaosEnvironment, CountedJobs, type Pod } from './harness.js';
+import { chaosEnvironment, CountedJobs, sigkillContainer, type Pod } from './harness.js';
 
 const SUITE = 'chaos: the operator leader SIGKILLed during running jobs';
 const JOBS = 20;
@@ -42,10 +39,7 @@ function suite(ready: E2eReady) {
     // The identity is `<pod name>-<pid>-<random>` (manager/operator.ts).
     const leader = pods.find((pod) => holder.startsWith(`${pod.metadata.name}-`));
     if (!leader) throw new Error(`no operator pod holds the lease ${holder} (pods: ${pods.map((pod) => pod.metadata.name).join(', ')})`);
-    const containerId = leader.status?.containerStatuses?.[0]?.containerID?.replace(/^containerd:\/\//, '');
-    if (!containerId) throw new Error(`operator pod ${leader.metadata.name} has no running container`);
-    const { stateDir } = localClusterInfo();
-    await execa('ctr', ['--address', path.join(stateDir, 'containerd', 'containerd.sock'), '--namespace', 'k8s.io', 'tasks', 'kill', '--signal', 'SIGKILL', containerId]);
+    await sigkillContainer(leader);
     return holder;
   }
 
