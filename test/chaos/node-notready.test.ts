@@ -7,7 +7,7 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import path from 'node:path';
-import { localClusterInfo, startSecondNode } from '../cluster/local-cluster.js';
+import { localClusterInfo, secondNodePlacement, startSecondNode } from '../cluster/local-cluster.js';
 import { describeE2e, isLocalCluster, run } from '../e2e/tools.js';
 import { waitFor } from '../helpers/wait.js';
 import { clusterControl, restoreCluster } from './cluster-control.js';
@@ -79,7 +79,7 @@ function suite(ready: Parameters<Parameters<typeof describeE2e>[2]>[0]) {
       podTemplate: {
         spec: {
           containers: [{ name: 'process', resources: { requests: { cpu: '10m', memory: '32Mi' } } }],
-          tolerations: [{ key: info.secondNode.label, operator: 'Exists', effect: 'NoSchedule' }],
+          tolerations: secondNodePlacement(info).tolerations,
           affinity: {
             nodeAffinity: {
               preferredDuringSchedulingIgnoredDuringExecution: [
