@@ -193,6 +193,7 @@ export class ZipWriter {
   private memberTotal = 0;
   private readonly pending: PendingStep[] = [];
   private readonly pieces = new PieceBuffers();
+  private readonly smallMembers = new SmallMemberDeflater();
   private pendingBytes = 0;
   private closed = false;
 
@@ -253,6 +254,7 @@ export class ZipWriter {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.smallMembers.close();
     closeSync(this.fd);
   }
 
@@ -286,7 +288,7 @@ export class ZipWriter {
       member.crc = zlib.crc32(piece, member.crc);
       member.size += piece.length;
       // Once the first piece showed the data does not compress, later pieces skip deflate entirely.
-      const deflated = member.method === METHOD_STORED ? Promise.resolve(piece) : deflatePiece(piece, dictionary, last);
+      const deflated = member.method === METHOD_STORED ? Promise.resolve(piece) : this.deflatePiece(piece, dictionary, last);
       // A copy: this piece's buffer goes back to the pool as soon as it is written.
       dictionary = last ? undefined : Buffer.from(piece.subarray(Math.max(0, piece.length - DICTIONARY_BYTES)));
       const raw = piece;
@@ -307,6 +309,17 @@ export class ZipWriter {
       piece = next;
       first = false;
     }
+  }
+
+  private deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
+    // A small whole member goes through the one shared deflate context (SmallMemberDeflater says why).
+    if (last && dictionary === undefined && data.length <= DEFLATE_INLINE_BYTES) return this.smallMembers.deflate(data);
+    return deflateRaw(data, {
+      // One output buffer per piece, rather than a 16 KiB chunk list joined by a copy at the end.
+      chunkSize: outputChunkSize(data.length),
+      ...(dictionary ? { dictionary } : {}),
+      finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
+    });
   }
 
   /** Decided on the first piece; pieces read after that see the choice and skip deflate if stored. */
@@ -495,15 +508,67 @@ function outputChunkSize(inputBytes: number): number {
   return Math.max(zlib.constants.Z_MIN_CHUNK, inputBytes + (inputBytes >> 10) + 64);
 }
 
-function deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
-  // A small whole member costs less to deflate here than to hand to the pool and back.
-  // Its output buffer sized to the data: the default 16 KiB chunk would be allocated (and held
-  // until the next GC) for every small file.
-  if (last && dictionary === undefined && data.length <= DEFLATE_INLINE_BYTES) return Promise.resolve(zlib.deflateRawSync(data, { chunkSize: outputChunkSize(data.length) }));
-  return deflateRaw(data, {
-    // One output buffer per piece, rather than a 16 KiB chunk list joined by a copy at the end.
-    chunkSize: outputChunkSize(data.length),
-    ...(dictionary ? { dictionary } : {}),
-    finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
-  });
+/** An empty final block (fixed Huffman, end-of-block code only): ends a member's deflate stream after a flush. */
+const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
+
+/**
+ * Deflates small whole members through a few long-lived zlib contexts, as pigz does between its
+ * pieces: each member's input is written with a full flush, which empties zlib's buffers and
+ * forgets the history (so the member decodes on its own), and the member's bytes end with an
+ * empty final block. A valid deflate stream, about 6 bytes longer than zlib's own.
+ *
+ * Why not `deflateRawSync` per member: every call makes a zlib stream object whose output
+ * buffer lives outside the V8 heap, and the object is only freed by a full collection. For a
+ * tree of 100,000 small files that held ~40 MB between those (`ajo transmit` peaked at 103 MB
+ * with V8's young generation capped, 85 MB this way; docs/bench.md, "Transmit of 100,000
+ * files"). Members take turns over one context per CPU, so the pool's threads deflate several
+ * at once, as the per-member calls did on the main thread.
+ */
+class SmallMemberDeflater {
+  private readonly lanes: { engine: zlib.DeflateRaw | undefined; queue: Promise<unknown> }[] = Array.from({ length: Math.max(2, availableParallelism()) }, () => ({
+    engine: undefined,
+    queue: Promise.resolve(),
+  }));
+  private next = 0;
+  private failure: Error | undefined;
+
+  deflate(data: Buffer): Promise<Buffer> {
+    // Python's zipfile writes an empty member as the final empty block alone.
+    if (data.length === 0) return Promise.resolve(Buffer.from(FINAL_EMPTY_BLOCK));
+    const lane = this.lanes[this.next++ % this.lanes.length]!;
+    const result = lane.queue.then(() => this.deflateNow(lane, data));
+    lane.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  close(): void {
+    for (const lane of this.lanes) {
+      lane.engine?.close();
+      lane.engine = undefined;
+    }
+  }
+
+  private deflateNow(lane: { engine: zlib.DeflateRaw | undefined }, data: Buffer): Promise<Buffer> {
+    const engine = (lane.engine ??= this.newEngine());
+    return new Promise((resolve, reject) => {
+      if (this.failure) return reject(this.failure);
+      // One write, compressed with the full flush the engine was made with: one trip to the pool.
+      engine.write(data, () => {
+        if (this.failure) return reject(this.failure);
+        // The stream is paused (no 'data' listener): all of this write's output is buffered by now.
+        const parts: Buffer[] = [];
+        for (let part: Buffer | null; (part = engine.read() as Buffer | null) !== null; ) parts.push(part);
+        parts.push(FINAL_EMPTY_BLOCK);
+        resolve(Buffer.concat(parts));
+      });
+    });
+  }
+
+  private newEngine(): zlib.DeflateRaw {
+    // The readable side holds a whole member's output (at most DEFLATE_INLINE_BYTES plus a
+    // little) without pushing back, so a write's callback never waits for a read after it.
+    const engine = zlib.createDeflateRaw({ flush: zlib.constants.Z_FULL_FLUSH, readableHighWaterMark: 4 * DEFLATE_INLINE_BYTES } as zlib.ZlibOptions);
+    engine.on('error', (error: Error) => (this.failure = error));
+    return engine;
+  }
 }

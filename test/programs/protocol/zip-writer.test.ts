@@ -128,6 +128,36 @@ describeOrSkip('the zip writer', missingPrograms('python3', 'unzip', 'mkfifo'), 
     for (const [name, data] of Object.entries(files)) expect(sha256(readFileSync(path.join(dest, name)))).toBe(sha256(data));
   });
 
+  test('many small members deflated through the shared contexts each decode on their own', async () => {
+    // Small whole members take turns over a few long-lived zlib contexts (SmallMemberDeflater):
+    // each must still be a complete deflate stream with no history from its neighbours. Sizes
+    // around the inline limit (8 KiB) and repeats of a neighbour's text (which a shared
+    // dictionary would have referenced) are the cases that would break.
+    const dir = tmp();
+    const files: Record<string, Buffer> = {};
+    for (let i = 0; i < 600; i++) {
+      const size = [0, 1, 8191, 8192, 8193][i % 5] ?? 0;
+      const data = i % 3 === 0 ? Buffer.from(`repeated line of the neighbour ${i % 7}\n`.repeat(1 + (size >> 5))).subarray(0, size) : text(size + (i % 97));
+      files[`d${i % 9}/member-${i}.txt`] = data;
+    }
+    for (const [name, data] of Object.entries(files)) {
+      mkdirSync(path.join(dir, path.dirname(name)), { recursive: true });
+      writeFileSync(path.join(dir, name), data);
+    }
+    const zipFile = path.join(tmp(), 'out.zip');
+    await packDirectory(dir, zipFile);
+
+    const python = readWithPython(zipFile);
+    expect(python.bad).toBeNull();
+    const byName = Object.fromEntries(python.members.map((m) => [m.name, m]));
+    const mismatched = Object.entries(files).filter(([name, data]) => byName[name]?.sha256 !== sha256(data) || byName[name]?.size !== data.length);
+    expect(mismatched.map(([name]) => name)).toEqual([]);
+    expect(byName['d0/member-0.txt']).toMatchObject({ size: 0, compressed: 2 });
+    expect(execFileSync('unzip', ['-tq', zipFile]).toString()).toMatch(/No errors detected/);
+    const dest = tmp();
+    expect((await unpackArchive(zipFile, dest)).files).toBe(Object.keys(files).length);
+  });
+
   test('zip64 records, forced at small sizes, are read by Python, unzip and our unpacker', async () => {
     const dir = tmp();
     mkdirSync(path.join(dir, 'sub'));
