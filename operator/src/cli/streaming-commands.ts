@@ -19,6 +19,7 @@ import { portNumber, positiveInteger, wholeNumber } from './common.js';
 import { addProcessComposeOptions, composeFlagsOf } from './compose-options.js';
 import { UsageError } from './errors.js';
 import { stderrProgress } from './progress.js';
+import { keepYoungGenerationSmall } from './young-generation.js';
 
 // Each command imports what it runs when it runs: a worker should not pay at start-up for
 // process's HTTP server, transmit's YAML parser or the other direction's zip library.
@@ -248,6 +249,7 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
     table,
     runFlags,
   ).action(async (dir: string, flags: Record<string, unknown>) => {
+    keepYoungGenerationSmall();
     const options = await toTransmitOptions(dir, flags, runFlags);
     const { transmit } = await import('../streaming/transmit.js');
     const progress = stderrProgress('ajo transmit:', process.stdout.isTTY === true);
@@ -383,6 +385,7 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
       runFlags,
     ),
   ).action(async (dir: string, flags: Record<string, unknown> & { maxUnpackedBytes?: number; maxCompressionRatio?: number }) => {
+    keepYoungGenerationSmall();
     const options = await toTransmitOptions(dir, flags, runFlags);
     const controller = cancelOnSignals();
     (await import('../job/executables.js')).prefetchDisplayCallbackDir();
