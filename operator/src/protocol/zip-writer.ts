@@ -31,7 +31,8 @@ const MAX_PENDING_BYTES = 2 * PIECE_BYTES;
 /** Enough small members in flight to keep every pool thread busy. */
 const MAX_PENDING_PIECES = 16 * Math.max(2, availableParallelism());
 const OUTPUT_BUFFER_BYTES = PIECE_BYTES;
-const DEFLATE_INLINE_BYTES = 8 * 1024;
+/** zlib's output chunk for pieces; a whole piece's output is several of these. */
+const PIECE_OUTPUT_CHUNK_BYTES = 64 * 1024;
 /** A member whose first piece deflates by less than this is stored instead, as `zip -n` does for media. */
 const INCOMPRESSIBLE_RATIO = 0.98;
 /** Below this, members are deflated whatever the ratio, as Python's zipfile would. */
@@ -193,7 +194,7 @@ export class ZipWriter {
   private memberTotal = 0;
   private readonly pending: PendingStep[] = [];
   private readonly pieces = new PieceBuffers();
-  private readonly smallMembers = new SmallMemberDeflater();
+  private readonly wholeMembers = new WholeMemberDeflater();
   private pendingBytes = 0;
   private closed = false;
 
@@ -254,7 +255,7 @@ export class ZipWriter {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.smallMembers.close();
+    this.wholeMembers.close();
     closeSync(this.fd);
   }
 
@@ -312,11 +313,12 @@ export class ZipWriter {
   }
 
   private deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
-    // A small whole member goes through the one shared deflate context (SmallMemberDeflater says why).
-    if (last && dictionary === undefined && data.length <= DEFLATE_INLINE_BYTES) return this.smallMembers.deflate(data);
+    // A member that is one piece goes through the long-lived contexts (WholeMemberDeflater says why).
+    if (last && dictionary === undefined) return this.wholeMembers.deflate(data);
     return deflateRaw(data, {
-      // One output buffer per piece, rather than a 16 KiB chunk list joined by a copy at the end.
-      chunkSize: outputChunkSize(data.length),
+      // Each call's zlib object keeps its output buffer until a full collection (see
+      // WholeMemberDeflater), so the buffer is a 64 KiB chunk, not one sized to the piece.
+      chunkSize: Math.min(outputChunkSize(data.length), PIECE_OUTPUT_CHUNK_BYTES),
       ...(dictionary ? { dictionary } : {}),
       finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
     });
@@ -459,18 +461,28 @@ export class ZipWriter {
   }
 }
 
+/** The smallest read buffer; smaller files share it too (one size class, no per-file allocation). */
+const MIN_READ_BUFFER_BYTES = 16 * 1024;
+/** What the free lists may hold in all: the read-ahead and the pieces in flight, with room. */
+const MAX_FREE_READ_BYTES = 8 * PIECE_BYTES;
+
 /**
- * Read buffers. Full-size pieces are recycled: left to the garbage collector,
- * hundreds of MiB of them pile up outside the heap before it runs.
+ * Read buffers in power-of-two sizes from 16 KiB to a piece, recycled once a piece is written.
+ * Left to the garbage collector, they pile up outside the heap: a read buffer lives across
+ * several young-generation collections while its piece is deflated, so it is promoted and
+ * waits for a full collection, which V8 starts only after ~64 MB more external memory
+ * (measured: 60-75 MB of array buffers in `ajo transmit` of the 500 MB bench dir).
  */
 class PieceBuffers {
-  private readonly free: ArrayBuffer[] = [];
+  private readonly free = new Map<number, ArrayBuffer[]>();
+  private readonly ours = new WeakSet<ArrayBuffer>();
+  private freeBytes = 0;
 
-  /** Up to one piece from `fd`; sized to what the file should still hold, so small files cost little. */
+  /** Up to one piece from `fd`, read to what the file should still hold. */
   read(fd: number, expectedRemaining: number): Buffer {
     // One byte more than expected, so a file that grew since stat() is still read to its end.
     const wanted = Math.min(PIECE_BYTES, Math.max(0, expectedRemaining) + 1);
-    const buffer = wanted === PIECE_BYTES ? this.acquire() : Buffer.allocUnsafe(wanted);
+    const buffer = Buffer.from(this.acquire(sizeClassOf(wanted)), 0, wanted);
     let filled = 0;
     while (filled < buffer.length) {
       const read = readSync(fd, buffer, filled, buffer.length - filled, null);
@@ -480,14 +492,30 @@ class PieceBuffers {
     return buffer.subarray(0, filled);
   }
 
+  /** Call only once nothing reads `piece` any more: it is the next read's buffer. */
   release(piece: Buffer): void {
-    if (piece.buffer.byteLength === PIECE_BYTES && this.free.length < MAX_PENDING_BYTES / PIECE_BYTES + 4) this.free.push(piece.buffer as ArrayBuffer);
+    const backing = piece.buffer as ArrayBuffer;
+    if (!this.ours.has(backing) || this.freeBytes + backing.byteLength > MAX_FREE_READ_BYTES) return;
+    this.ours.delete(backing);
+    const list = this.free.get(backing.byteLength) ?? [];
+    list.push(backing);
+    this.free.set(backing.byteLength, list);
+    this.freeBytes += backing.byteLength;
   }
 
-  private acquire(): Buffer {
-    const recycled = this.free.pop();
-    return recycled ? Buffer.from(recycled) : Buffer.allocUnsafeSlow(PIECE_BYTES);
+  private acquire(size: number): ArrayBuffer {
+    const recycled = this.free.get(size)?.pop();
+    if (recycled) this.freeBytes -= size;
+    const backing = recycled ?? new ArrayBuffer(size);
+    this.ours.add(backing);
+    return backing;
   }
+}
+
+function sizeClassOf(bytes: number): number {
+  let size = MIN_READ_BUFFER_BYTES;
+  while (size < bytes) size *= 2;
+  return Math.min(size, PIECE_BYTES);
 }
 
 /** The run of fields a local and a central header share: flags through extra-field length (24 bytes). */
@@ -512,19 +540,19 @@ function outputChunkSize(inputBytes: number): number {
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
 
 /**
- * Deflates small whole members through a few long-lived zlib contexts, as pigz does between its
- * pieces: each member's input is written with a full flush, which empties zlib's buffers and
- * forgets the history (so the member decodes on its own), and the member's bytes end with an
- * empty final block. A valid deflate stream, about 6 bytes longer than zlib's own.
+ * Deflates members that fit in one piece through a few long-lived zlib contexts, as pigz does
+ * between its pieces: each member's input is written with a full flush, which empties zlib's
+ * buffers and forgets the history (so the member decodes on its own), and the member's bytes
+ * end with an empty final block. A valid deflate stream, about 6 bytes longer than zlib's own.
  *
- * Why not `deflateRawSync` per member: every call makes a zlib stream object whose output
- * buffer lives outside the V8 heap, and the object is only freed by a full collection. For a
- * tree of 100,000 small files that held ~40 MB between those (`ajo transmit` peaked at 103 MB
- * with V8's young generation capped, 85 MB this way; docs/bench.md, "Transmit of 100,000
- * files"). Members take turns over one context per CPU, so the pool's threads deflate several
- * at once, as the per-member calls did on the main thread.
+ * Why not one `deflateRaw` call per member: every call makes a zlib stream object, and that
+ * object, with the member's input and its output buffer, is only freed by a full collection
+ * (the native handle keeps its JS object out of the young generation's reach). A tree of
+ * 100,000 small files held ~40 MB that way, and a 500 MB tree of medium files ~60 MB of input
+ * buffers (`ajo transmit` at 103 MB and 126 MB; docs/bench.md, "Transmit of 100,000 files").
+ * Members take turns over one context per CPU, so the pool's threads deflate several at once.
  */
-class SmallMemberDeflater {
+class WholeMemberDeflater {
   private readonly lanes: { engine: zlib.DeflateRaw | undefined; queue: Promise<unknown> }[] = Array.from({ length: Math.max(2, availableParallelism()) }, () => ({
     engine: undefined,
     queue: Promise.resolve(),
@@ -565,9 +593,13 @@ class SmallMemberDeflater {
   }
 
   private newEngine(): zlib.DeflateRaw {
-    // The readable side holds a whole member's output (at most DEFLATE_INLINE_BYTES plus a
-    // little) without pushing back, so a write's callback never waits for a read after it.
-    const engine = zlib.createDeflateRaw({ flush: zlib.constants.Z_FULL_FLUSH, readableHighWaterMark: 4 * DEFLATE_INLINE_BYTES } as zlib.ZlibOptions);
+    // The readable side holds a whole member's output (at most a piece plus deflate's worst-case
+    // growth) without pushing back, so a write's callback never waits for a read after it.
+    const engine = zlib.createDeflateRaw({
+      flush: zlib.constants.Z_FULL_FLUSH,
+      chunkSize: PIECE_OUTPUT_CHUNK_BYTES,
+      readableHighWaterMark: 2 * PIECE_BYTES,
+    } as zlib.ZlibOptions);
     engine.on('error', (error: Error) => (this.failure = error));
     return engine;
   }
