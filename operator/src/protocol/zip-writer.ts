@@ -11,21 +11,17 @@
  * CPU-bound and runs on libuv's thread pool, several pieces at once; file
  * reads, CRC-32 and writes are short system calls made synchronously on the
  * main thread, so they never queue behind a deflate job in that same pool.
- * Members are cut into 1 MiB pieces, each deflated on its own with the previous
- * 32 KiB as its dictionary and ended with a sync flush (pigz's scheme), so one
- * large file is compressed in parallel too while the bytes stay one ordinary
- * deflate stream. Output is written strictly in order; how much may be in
- * flight is capped, so memory does not grow with the size of a file or a tree.
+ * Members are cut into 1 MiB pieces, each deflated on its own and ended with a
+ * full flush (PieceDeflater), so one large file is compressed in parallel too
+ * while the bytes stay one ordinary deflate stream. Output is written strictly
+ * in order; how much may be in flight is capped, and the buffers are reused, so
+ * memory does not grow with the size of a file or a tree.
  */
 import { closeSync, constants as fsConstants, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { promisify } from 'node:util';
 import zlib from 'node:zlib';
 
-const deflateRaw = promisify(zlib.deflateRaw) as (data: Buffer, options: zlib.ZlibOptions) => Promise<Buffer>;
-
 const PIECE_BYTES = 1024 * 1024;
-const DICTIONARY_BYTES = 32 * 1024;
 /** Bytes handed out for compression but not yet written; bounds memory at about twice this. */
 const MAX_PENDING_BYTES = 2 * PIECE_BYTES;
 /** Enough small members in flight to keep every pool thread busy. */
@@ -194,7 +190,7 @@ export class ZipWriter {
   private memberTotal = 0;
   private readonly pending: PendingStep[] = [];
   private readonly pieces = new PieceBuffers();
-  private readonly wholeMembers = new WholeMemberDeflater();
+  private readonly deflater = new PieceDeflater();
   private pendingBytes = 0;
   private closed = false;
 
@@ -255,7 +251,7 @@ export class ZipWriter {
   private close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.wholeMembers.close();
+    this.deflater.close();
     closeSync(this.fd);
   }
 
@@ -280,7 +276,6 @@ export class ZipWriter {
 
   private async streamMember(member: Member, fd: number, expectedSize: number): Promise<void> {
     let piece = this.pieces.read(fd, expectedSize);
-    let dictionary: Buffer | undefined;
     let first = true;
     for (;;) {
       // Reading one piece ahead tells which piece is the last, without trusting a stat() taken earlier.
@@ -289,9 +284,7 @@ export class ZipWriter {
       member.crc = zlib.crc32(piece, member.crc);
       member.size += piece.length;
       // Once the first piece showed the data does not compress, later pieces skip deflate entirely.
-      const deflated = member.method === METHOD_STORED ? Promise.resolve(piece) : this.deflatePiece(piece, dictionary, last);
-      // A copy: this piece's buffer goes back to the pool as soon as it is written.
-      dictionary = last ? undefined : Buffer.from(piece.subarray(Math.max(0, piece.length - DICTIONARY_BYTES)));
+      const deflated = member.method === METHOD_STORED ? Promise.resolve(piece) : this.deflater.deflate(piece, last);
       const raw = piece;
       const isFirst = first;
       const emit = (data: Buffer) => (): void => {
@@ -312,17 +305,6 @@ export class ZipWriter {
     }
   }
 
-  private deflatePiece(data: Buffer, dictionary: Buffer | undefined, last: boolean): Promise<Buffer> {
-    // A member that is one piece goes through the long-lived contexts (WholeMemberDeflater says why).
-    if (last && dictionary === undefined) return this.wholeMembers.deflate(data);
-    return deflateRaw(data, {
-      // Each call's zlib object keeps its output buffer until a full collection (see
-      // WholeMemberDeflater), so the buffer is a 64 KiB chunk, not one sized to the piece.
-      chunkSize: Math.min(outputChunkSize(data.length), PIECE_OUTPUT_CHUNK_BYTES),
-      ...(dictionary ? { dictionary } : {}),
-      finishFlush: last ? zlib.constants.Z_FINISH : zlib.constants.Z_SYNC_FLUSH,
-    });
-  }
 
   /** Decided on the first piece; pieces read after that see the choice and skip deflate if stored. */
   private chooseMethod(member: Member, raw: Buffer, deflated: Buffer, last: boolean): void {
@@ -531,28 +513,26 @@ function writeSharedFields(header: Buffer, at: number, member: Member, compresse
   header.writeUInt16LE(extraLength, at + 22);
 }
 
-/** Room for deflate's worst case (stored blocks: 5 bytes per 16 KiB plus a little) in one buffer. */
-function outputChunkSize(inputBytes: number): number {
-  return Math.max(zlib.constants.Z_MIN_CHUNK, inputBytes + (inputBytes >> 10) + 64);
-}
 
 /** An empty final block (fixed Huffman, end-of-block code only): ends a member's deflate stream after a flush. */
 const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
 
 /**
- * Deflates members that fit in one piece through a few long-lived zlib contexts, as pigz does
- * between its pieces: each member's input is written with a full flush, which empties zlib's
- * buffers and forgets the history (so the member decodes on its own), and the member's bytes
- * end with an empty final block. A valid deflate stream, about 6 bytes longer than zlib's own.
+ * Deflates pieces through a few long-lived zlib contexts. Each piece is written with a full
+ * flush, which empties zlib's buffers and forgets the history, so every piece is deflated on
+ * its own and ends on a byte boundary (`00 00 ff ff`); a member's pieces, one after another,
+ * then the empty final block, are one ordinary deflate stream (pigz's scheme, without its
+ * dictionary: the first 32 KiB of each 1 MiB piece see no history, ~0.2% larger; measured in
+ * docs/bench.md). Pieces take turns over one context per CPU, so the pool's threads deflate
+ * several at once, pieces of one large file included.
  *
- * Why not one `deflateRaw` call per member: every call makes a zlib stream object, and that
- * object, with the member's input and its output buffer, is only freed by a full collection
- * (the native handle keeps its JS object out of the young generation's reach). A tree of
- * 100,000 small files held ~40 MB that way, and a 500 MB tree of medium files ~60 MB of input
- * buffers (`ajo transmit` at 103 MB and 126 MB; docs/bench.md, "Transmit of 100,000 files").
- * Members take turns over one context per CPU, so the pool's threads deflate several at once.
+ * Why not one `deflateRaw` call per piece, as before: every call makes a zlib stream object,
+ * and that object, with its input, its output buffer and its dictionary, is only freed by a
+ * full collection (the native handle keeps its JS object out of the young generation's
+ * reach). A tree of 100,000 small files held ~40 MB that way, the 500 MB bench dir ~60 MB and
+ * the 2 GB one more (`ajo transmit` at 103, 126 and 150 MB; docs/bench.md, "Transmit flat").
  */
-class WholeMemberDeflater {
+class PieceDeflater {
   private readonly lanes: { engine: zlib.DeflateRaw | undefined; queue: Promise<unknown> }[] = Array.from({ length: Math.max(2, availableParallelism()) }, () => ({
     engine: undefined,
     queue: Promise.resolve(),
@@ -560,11 +540,12 @@ class WholeMemberDeflater {
   private next = 0;
   private failure: Error | undefined;
 
-  deflate(data: Buffer): Promise<Buffer> {
+  /** The piece's deflate bytes; the `last` piece's end the member's stream. */
+  deflate(data: Buffer, last: boolean): Promise<Buffer> {
     // Python's zipfile writes an empty member as the final empty block alone.
-    if (data.length === 0) return Promise.resolve(Buffer.from(FINAL_EMPTY_BLOCK));
+    if (data.length === 0) return Promise.resolve(Buffer.from(last ? FINAL_EMPTY_BLOCK : []));
     const lane = this.lanes[this.next++ % this.lanes.length]!;
-    const result = lane.queue.then(() => this.deflateNow(lane, data));
+    const result = lane.queue.then(() => this.deflateNow(lane, data, last));
     lane.queue = result.catch(() => undefined);
     return result;
   }
@@ -576,7 +557,7 @@ class WholeMemberDeflater {
     }
   }
 
-  private deflateNow(lane: { engine: zlib.DeflateRaw | undefined }, data: Buffer): Promise<Buffer> {
+  private deflateNow(lane: { engine: zlib.DeflateRaw | undefined }, data: Buffer, last: boolean): Promise<Buffer> {
     const engine = (lane.engine ??= this.newEngine());
     return new Promise((resolve, reject) => {
       if (this.failure) return reject(this.failure);
@@ -586,8 +567,8 @@ class WholeMemberDeflater {
         // The stream is paused (no 'data' listener): all of this write's output is buffered by now.
         const parts: Buffer[] = [];
         for (let part: Buffer | null; (part = engine.read() as Buffer | null) !== null; ) parts.push(part);
-        parts.push(FINAL_EMPTY_BLOCK);
-        resolve(Buffer.concat(parts));
+        if (last) parts.push(FINAL_EMPTY_BLOCK);
+        resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
       });
     });
   }
