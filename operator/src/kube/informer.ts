@@ -46,6 +46,15 @@ export interface InformerOptions {
   /** A label for logs and metrics. */
   resource: string;
   labelSelector?: string;
+  /**
+   * List from the API server's watch cache (`resourceVersion=0`, as client-go's reflector does)
+   * except after a 410, when the list must be current. For a selector that matches few of many
+   * objects: served from etcd, the server reads every object of the collection to filter them,
+   * whatever the page size (measured with 10,000 AnsibleJobs, none labelled, under load:
+   * 26-39 s, past the client's 30 s timeout, against 0.2-0.4 s from the cache). Not for a
+   * collection listed whole: the cache ignores `limit` and answers in one response.
+   */
+  listFromWatchCache?: boolean;
   /** Full relist interval. */
   resyncMs?: number;
   pageSize?: number;
@@ -130,10 +139,13 @@ export class Informer {
     const fresh = new Map<string, Record<string, unknown>>();
     let continueToken: string | undefined;
     let listVersion: string | undefined;
+    // A continued page must not name a version (the token holds it); only the first may.
+    const fromCache = this.options.listFromWatchCache === true && this.relistReason !== 'gone';
     do {
+      const version = fromCache && continueToken === undefined ? { resourceVersion: '0' } : {};
       const page = await client.get<{ metadata?: { resourceVersion?: string; continue?: string }; items?: Record<string, unknown>[] }>(
         path,
-        { query: { ...this.baseQuery(), limit: pageSize, continue: continueToken }, signal: this.stopping.signal },
+        { query: { ...this.baseQuery(), ...version, limit: pageSize, continue: continueToken }, signal: this.stopping.signal },
       );
       for (const item of page.items ?? []) fresh.set(keyOf(item as KubeObject), this.shape(item));
       continueToken = page.metadata?.continue || undefined;

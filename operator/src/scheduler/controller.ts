@@ -76,6 +76,8 @@ export class AnsibleScheduleController {
           path: paths.ansibleJobs(namespace),
           resource: 'ansiblejobs-scheduled',
           labelSelector: LABEL_SCHEDULE_NAME,
+          // Few of a namespace's jobs carry the label; from etcd, the filter reads them all.
+          listFromWatchCache: true,
           onEvent: (_type, object) => this.onJobEvent(object),
         }),
     );
