@@ -130,6 +130,22 @@ kind get kubeconfig --name "$NAME" >"$KUBECONFIG_FILE"
 export KUBECONFIG="$KUBECONFIG_FILE"
 kubectl get nodes -o wide >&2
 
+# Waits (up to 2 minutes) until every node's status lists each image reference given
+# (a name without a registry is also looked for under docker.io/library/).
+wait_for_node_images() {
+  local deadline=$((SECONDS + 120)) missing
+  while :; do
+    missing="$(kubectl get nodes -o json | jq -r --args '
+      [.items[] | [.status.images[]?.names[]?]] as $nodes
+      | $ARGS.positional[] as $want
+      | select(any($nodes[]; (index($want) == null) and (index("docker.io/library/" + $want) == null)))
+      | $want' "$@")"
+    [[ -z $missing ]] && { log "the node's status lists ajo's images"; return; }
+    ((SECONDS < deadline)) || kdie "after 120 s the node's status still does not list: $(echo $missing)"
+    sleep 2
+  done
+}
+
 phase "images"
 # ajo's images, in a cache dir of their own (the local cluster's e2e run may be
 # building into the shared one): rebuilt only when images/build --inputs-digest
@@ -162,6 +178,11 @@ testhost="$("$REPO_DIR/test/cluster/build-testhost")"
 read -r TESTHOST_IMAGE testhost_tar <<<"$testhost"
 log "kind load image-archive $testhost_tar ($TESTHOST_IMAGE)"
 kind load image-archive --name "$NAME" "$testhost_tar" >&2
+# The suites tell whether the node has ajo's images from the node's status (status.images),
+# which the kubelet refreshes on its own schedule, not when an image arrives. Run 2 of
+# 2026-12-02 started jest 30 s after the load, before the refresh, and two suites printed
+# SKIPPED for images the node had: wait until the status lists them.
+wait_for_node_images "${refs[@]}" "$TESTHOST_IMAGE"
 
 phase "helm install"
 helm upgrade --install ajo "$REPO_DIR/charts/ajo" --namespace ajo-system --create-namespace --wait --timeout 5m >&2
