@@ -17,6 +17,8 @@ export function e2eTimingSkipReason() {
 
 /** The delivery suite's first test: its other tests need the chart it installs (jest -t skips it otherwise). */
 export const HELM_INSTALL_TEST = 'helm install: the operator becomes ready';
+/** The delivery suite's examples test: the floor case takes its payload from the `payload` example job. */
+export const EXAMPLES_TEST = 'examples: a ConfigMap project';
 
 const escapeRegExp = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 
