@@ -179,8 +179,8 @@ read -r TESTHOST_IMAGE testhost_tar <<<"$testhost"
 log "kind load image-archive $testhost_tar ($TESTHOST_IMAGE)"
 kind load image-archive --name "$NAME" "$testhost_tar" >&2
 # The suites tell whether the node has ajo's images from the node's status (status.images),
-# which the kubelet refreshes on its own schedule, not when an image arrives. Run 2 of
-# 2026-12-02 started jest 30 s after the load, before the refresh, and two suites printed
+# which the kubelet refreshes on its own schedule, not when an image arrives. Run 5 of
+# 2026-12-02 (docs/kind-plan.md §7) started jest 30 s after the load, before the refresh, and two suites printed
 # SKIPPED for images the node had: wait until the status lists them.
 wait_for_node_images "${refs[@]}" "$TESTHOST_IMAGE"
 

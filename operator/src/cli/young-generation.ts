@@ -5,7 +5,7 @@ import v8 from 'node:v8';
  * Packing a tree of many small files makes a little short-lived garbage per file (stats,
  * headers, promises), and V8 answers a steady stream of it by doubling its young generation up
  * to 2 × 16 MiB, which it then keeps: ~55 MB of `ajo transmit`'s peak for 100,000 files, more
- * than everything else it holds (docs/bench.md, "Transmit of 100,000 files"). With the growth
+ * than everything else it holds (docs/bench.md, "Transmit flat"). With the growth
  * factor at 1 the young generation stays at its first size; the extra scavenges cost about as
  * much CPU as they save in page faults (measured: 4.7–5.9 s of CPU either way).
  *
