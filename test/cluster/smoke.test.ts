@@ -134,14 +134,18 @@ describeWithNode('cluster tier: a node that runs pods', () => {
             image,
             imagePullPolicy: 'IfNotPresent',
             // Retries while kube-proxy programs the new Service; WEB_SERVICE_HOST is the Service's IP.
-            command: ['sh', '-c', 'for i in $(seq 1 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$WEB_SERVICE_HOST" 80 | tail -n 1 | grep . && exit 0; sleep 1; done; exit 1'],
+            // An attempt made before the rules exist times out, and nc says so on stderr, which
+            // shares the log: each attempt is numbered, and the test reads the log's last line.
+            command: ['sh', '-c', 'for i in $(seq 1 30); do echo "attempt $i"; printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$WEB_SERVICE_HOST" 80 | tail -n 1 | grep . && exit 0; sleep 1; done; exit 1'],
           },
         ],
       }),
     });
     const done = await waitForPodPhase(core, namespace, 'client', ['Succeeded', 'Failed']);
-    expect(done.status?.phase).toBe('Succeeded');
-    expect(await core.readNamespacedPodLog({ name: 'client', namespace, container: 'main' })).toBe(`${token}\n`);
+    const logs = await core.readNamespacedPodLog({ name: 'client', namespace, container: 'main' });
+    // The logs ride along, so a failure shows what the pod saw.
+    expect(`${done.status?.phase}\n${logs}`).toMatch(/^Succeeded\nattempt 1\n/);
+    expect(logs.trimEnd().split('\n').at(-1)).toBe(token);
   });
 
   test('cluster DNS: a pod resolves the API server and a new Service by name, its short name through the search path, and reaches it (CoreDNS)', async () => {

@@ -114,7 +114,9 @@ describeWithTwoNodes('cluster tier: two nodes on one machine', () => {
     expect(answer).toBe(service.spec?.clusterIP);
     const [byIp = '', byService = ''] = result.logs.split('--- service\n');
     expect(byIp.trimEnd().split('\n').at(-1)).toBe(tokens.one);
-    expect(byService.trimEnd()).toBe(tokens.one);
+    // Only the last line: an attempt made before kube-proxy programs the Service leaves
+    // "nc: timed out" on stderr, which shares the log.
+    expect(byService.trimEnd().split('\n').at(-1)).toBe(tokens.one);
   });
 
   test('a pod that does not ask for the second node stays off it', async () => {
