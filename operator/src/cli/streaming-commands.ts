@@ -19,7 +19,7 @@ import { portNumber, positiveInteger, wholeNumber } from './common.js';
 import { addProcessComposeOptions, composeFlagsOf } from './compose-options.js';
 import { UsageError } from './errors.js';
 import { stderrProgress } from './progress.js';
-import { keepYoungGenerationSmall } from './young-generation.js';
+import { collectGarbageWhilePacking, keepYoungGenerationSmall } from './young-generation.js';
 
 // Each command imports what it runs when it runs: a worker should not pay at start-up for
 // process's HTTP server, transmit's YAML parser or the other direction's zip library.
@@ -254,7 +254,13 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
     const { transmit } = await import('../streaming/transmit.js');
     const progress = stderrProgress('ajo transmit:', process.stdout.isTTY === true);
     try {
-      await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs === true }, process.stdout, { onProgress: (p) => progress?.update(p) });
+      const packed = collectGarbageWhilePacking();
+      await transmit({ ...options, onlyTransmitKwargs: flags.onlyTransmitKwargs === true }, process.stdout, {
+        onProgress: (p) => {
+          packed(p.bytes);
+          progress?.update(p);
+        },
+      });
     } finally {
       progress?.finish();
     }
@@ -393,6 +399,7 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
     const limits = await limitsFrom(flags);
     // Both lines end before the playbook prints anything, so stdout may share the terminal.
     const packing = stderrProgress('ajo run: packed', false);
+    const packed = collectGarbageWhilePacking();
     const unpacking = stderrProgress('ajo run: unpacked', false);
     let result: RunResult;
     try {
@@ -401,7 +408,10 @@ export function registerStreamingCommands(program: Command, table?: RunOptionsTa
         display: flags.quiet ? undefined : process.stdout,
         signal: controller.signal,
         limits,
-        onPackProgress: (p) => packing?.update(p),
+        onPackProgress: (p) => {
+          packed(p.bytes);
+          packing?.update(p);
+        },
         onUnpackProgress: (p) => unpacking?.update(p),
       });
     } catch (err) {

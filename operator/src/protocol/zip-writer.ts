@@ -17,7 +17,7 @@
  * in order; how much may be in flight is capped, and the buffers are reused, so
  * memory does not grow with the size of a file or a tree.
  */
-import { closeSync, constants as fsConstants, openSync, readSync, writeSync, writevSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readSync, unlinkSync, writeSync, writevSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import zlib from 'node:zlib';
 
@@ -156,24 +156,64 @@ function dropWritten(buffers: Buffer[], written: number): Buffer[] {
   return remaining;
 }
 
-/** Small records packed into 64 KiB blocks. */
-class ByteChunks {
-  private static readonly BLOCK = 64 * 1024;
-  private readonly full: Buffer[] = [];
-  private current = Buffer.allocUnsafe(ByteChunks.BLOCK);
+/** What the central directory may hold in memory before it goes on in a file beside the zip. */
+const CENTRAL_DIRECTORY_MEMORY_BYTES = PIECE_BYTES;
+
+/**
+ * The central directory's records, in the order written: kept in one block, and past that in
+ * an unlinked file beside the zip. A tree of 100,000 files has ~9 MB of them, held until the
+ * very end; in memory that was a tenth of `ajo transmit`'s peak (docs/bench.md, "Transmit flat").
+ */
+class CentralDirectory {
+  private readonly block = Buffer.allocUnsafe(CENTRAL_DIRECTORY_MEMORY_BYTES);
   private used = 0;
+  private spill: { fd: number; bytes: number } | undefined;
+
+  constructor(private readonly besideFile: string) {}
 
   append(record: Buffer): void {
-    if (this.used + record.length > this.current.length) {
-      this.full.push(this.current.subarray(0, this.used));
-      this.current = Buffer.allocUnsafe(Math.max(ByteChunks.BLOCK, record.length));
-      this.used = 0;
-    }
-    this.used += record.copy(this.current, this.used);
+    if (this.used + record.length > this.block.length) this.spillBlock();
+    // A record is at most 46 + 65,535 + 28 bytes, far below the block's size.
+    this.used += record.copy(this.block, this.used);
   }
 
-  take(): Buffer[] {
-    return [...this.full.splice(0), this.current.subarray(0, this.used)];
+  /** Append every record to `output`, in order; the records are gone from here after. */
+  writeTo(output: OutputFile): void {
+    if (!this.spill) {
+      output.append(this.block.subarray(0, this.used));
+      // Written before anything could touch the block again.
+      output.flush();
+      this.used = 0;
+      return;
+    }
+    this.spillBlock();
+    for (let at = 0; at < this.spill.bytes; ) {
+      const read = readSync(this.spill.fd, this.block, 0, Math.min(this.block.length, this.spill.bytes - at), at);
+      if (read === 0) throw new Error(`the zip's central directory file beside ${this.besideFile} ended early`);
+      output.append(this.block.subarray(0, read));
+      // Written before the block is read into again.
+      output.flush();
+      at += read;
+    }
+    this.close();
+  }
+
+  close(): void {
+    if (this.spill) closeSync(this.spill.fd);
+    this.spill = undefined;
+  }
+
+  private spillBlock(): void {
+    if (!this.spill) {
+      const file = `${this.besideFile}.central-directory`;
+      const fd = openSync(file, fsConstants.O_RDWR | fsConstants.O_CREAT | fsConstants.O_EXCL | fsConstants.O_NOFOLLOW, 0o600);
+      // Unlinked at once: it leaves nothing behind, whatever happens to this process.
+      unlinkSync(file);
+      this.spill = { fd, bytes: 0 };
+    }
+    for (let written = 0; written < this.used; ) written += writeSync(this.spill.fd, this.block, written, this.used - written, this.spill.bytes + written);
+    this.spill.bytes += this.used;
+    this.used = 0;
   }
 }
 
@@ -186,24 +226,26 @@ interface PendingStep {
 export class ZipWriter {
   private readonly output: OutputFile;
   /** Central directory records, kept as bytes: a tree of 100k files should not mean 100k live objects. */
-  private readonly centralDirectory = new ByteChunks();
+  private readonly centralDirectory: CentralDirectory;
   private memberTotal = 0;
   private readonly pending: PendingStep[] = [];
   private readonly pieces = new PieceBuffers();
-  private readonly deflater = new PieceDeflater();
+  private readonly deflater = new PieceDeflater(this.pieces);
   private pendingBytes = 0;
   private closed = false;
 
   private constructor(
     private readonly fd: number,
+    file: string,
     private readonly options: ZipWriterOptions,
   ) {
     this.output = new OutputFile(fd);
+    this.centralDirectory = new CentralDirectory(file);
   }
 
   /** Create (or truncate) `file`, readable only by its owner: payloads hold secrets. */
   static create(file: string, options: ZipWriterOptions = {}): ZipWriter {
-    return new ZipWriter(openSync(file, 'w', 0o600), options);
+    return new ZipWriter(openSync(file, 'w', 0o600), file, options);
   }
 
   async addDirectory(name: string, meta: MemberMeta): Promise<void> {
@@ -235,7 +277,7 @@ export class ZipWriter {
   async finish(): Promise<{ entries: number; bytes: number }> {
     await this.drain(0, 0);
     const centralStart = this.output.position;
-    for (const chunk of this.centralDirectory.take()) this.output.append(chunk);
+    this.centralDirectory.writeTo(this.output);
     this.writeEnd(centralStart, this.output.position - centralStart);
     this.output.flush();
     this.close();
@@ -252,6 +294,7 @@ export class ZipWriter {
     if (this.closed) return;
     this.closed = true;
     this.deflater.close();
+    this.centralDirectory.close();
     closeSync(this.fd);
   }
 
@@ -294,8 +337,10 @@ export class ZipWriter {
         if (isFirst) this.writeLocalHeader(member, last ? bytes.length : 0);
         this.output.append(bytes);
         member.compressedSize += bytes.length;
-        if (stored) this.output.flush();
+        // Both buffers go back to the pool, so what the output holds by reference is written first.
+        if (bytes.length >= COPY_BELOW_BYTES) this.output.flush();
         this.pieces.release(raw);
+        if (data !== raw) this.pieces.release(data);
         if (last) this.endMember(member, isFirst);
       };
       await this.enqueue(deflated.then(emit), raw.length);
@@ -473,7 +518,12 @@ class PieceBuffers {
     return buffer.subarray(0, filled);
   }
 
-  /** Call only once nothing reads `piece` any more: it is the next read's buffer. */
+  /** A buffer of exactly `bytes`, from the pool when it fits a size class. */
+  take(bytes: number): Buffer {
+    return bytes > PIECE_BYTES ? Buffer.allocUnsafe(bytes) : Buffer.from(this.acquire(sizeClassOf(bytes)), 0, bytes);
+  }
+
+  /** Call only once nothing reads `piece` any more: it is the next read's or output's buffer. */
   release(piece: Buffer): void {
     const backing = piece.buffer as ArrayBuffer;
     if (!this.ours.has(backing) || this.freeBytes + backing.byteLength > MAX_FREE_READ_BYTES) return;
@@ -531,14 +581,13 @@ const FINAL_EMPTY_BLOCK = Buffer.from([0x03, 0x00]);
  * the 2 GB one more (`ajo transmit` at 103, 126 and 150 MB; docs/bench.md, "Transmit flat").
  */
 class PieceDeflater {
-  private readonly lanes: { engine: zlib.DeflateRaw | undefined; queue: Promise<unknown> }[] = Array.from({ length: Math.max(2, availableParallelism()) }, () => ({
-    engine: undefined,
-    queue: Promise.resolve(),
-  }));
+  private readonly lanes: Lane[] = Array.from({ length: Math.max(2, availableParallelism()) }, () => ({ engine: undefined, queue: Promise.resolve(), output: [] }));
   private next = 0;
   private failure: Error | undefined;
 
-  /** The piece's deflate bytes; those of the `last` piece end the member's stream. */
+  constructor(private readonly buffers: PieceBuffers) {}
+
+  /** The piece's deflate bytes, in a buffer of the pool; those of the `last` piece end the member's stream. */
   deflate(data: Buffer, last: boolean): Promise<Buffer> {
     // Python's zipfile writes an empty member as the final empty block alone.
     if (data.length === 0) return Promise.resolve(Buffer.from(last ? FINAL_EMPTY_BLOCK : []));
@@ -555,31 +604,48 @@ class PieceDeflater {
     }
   }
 
-  private deflateNow(lane: { engine: zlib.DeflateRaw | undefined }, data: Buffer, last: boolean): Promise<Buffer> {
-    const engine = (lane.engine ??= this.newEngine());
+  private deflateNow(lane: Lane, data: Buffer, last: boolean): Promise<Buffer> {
+    const engine = (lane.engine ??= this.newEngine(lane));
     return new Promise((resolve, reject) => {
       if (this.failure) return reject(this.failure);
       // One write, compressed with the full flush the engine was made with: one trip to the pool.
       engine.write(data, () => {
         if (this.failure) return reject(this.failure);
-        // The stream is paused (no 'data' listener): all of this write's output is buffered by now.
-        const parts: Buffer[] = [];
-        for (let part: Buffer | null; (part = engine.read() as Buffer | null) !== null; ) parts.push(part);
-        if (last) parts.push(FINAL_EMPTY_BLOCK);
-        resolve(parts.length === 1 ? parts[0]! : Buffer.concat(parts));
+        // zlib pushes a write's output before it calls back, and a flowing stream hands each
+        // chunk to 'data' as it is pushed; read() would emit anything still buffered.
+        if (engine.readableLength > 0) engine.read();
+        const parts = lane.output.splice(0);
+        let length = last ? FINAL_EMPTY_BLOCK.length : 0;
+        for (const part of parts) length += part.length;
+        // Copied out of zlib's chunks into a pooled buffer: a fresh buffer per piece (as a
+        // concatenation was) is garbage outside the heap that outlives its piece by far.
+        const output = this.buffers.take(length);
+        let at = 0;
+        for (const part of parts) at += part.copy(output, at);
+        if (last) FINAL_EMPTY_BLOCK.copy(output, at);
+        resolve(output);
       });
     });
   }
 
-  private newEngine(): zlib.DeflateRaw {
-    // The readable side holds a whole member's output (at most a piece plus deflate's worst-case
-    // growth) without pushing back, so a write's callback never waits for a read after it.
+  private newEngine(lane: Lane): zlib.DeflateRaw {
+    // Room for a whole piece's output (a piece plus deflate's worst-case growth) should any of
+    // it ever wait in the readable side: past the high-water mark, a write's callback waits.
     const engine = zlib.createDeflateRaw({
       flush: zlib.constants.Z_FULL_FLUSH,
       chunkSize: PIECE_OUTPUT_CHUNK_BYTES,
       readableHighWaterMark: 2 * PIECE_BYTES,
     } as zlib.ZlibOptions);
     engine.on('error', (error: Error) => (this.failure = error));
+    engine.on('data', (chunk: Buffer) => lane.output.push(chunk));
     return engine;
   }
+}
+
+/** One zlib context and the pieces waiting for it, one at a time. */
+interface Lane {
+  engine: zlib.DeflateRaw | undefined;
+  queue: Promise<unknown>;
+  /** The output of the piece being deflated, as zlib hands it over. */
+  output: Buffer[];
 }
