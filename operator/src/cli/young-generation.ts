@@ -30,7 +30,7 @@ const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
  * and V8 starts a full collection for it only after ~64 MB more of such memory than at the
  * last one, while the heap itself barely grows; until then the dead chunks, and the malloc
  * arenas they leave behind, add ~5-15 MB to `ajo transmit`'s peak (docs/bench.md, "Transmit
- * flat"). A full collection of its ~12 MB heap takes a few milliseconds: ~250 of them for
+ * under 100 MB"). A full collection of its ~12 MB heap takes a few milliseconds: ~250 of them for
  * 2 GB, no CPU time to measure beside the deflating.
  */
 export function collectGarbageWhilePacking(): (bytesPacked: number) => void {

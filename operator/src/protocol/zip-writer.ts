@@ -162,7 +162,7 @@ const CENTRAL_DIRECTORY_MEMORY_BYTES = PIECE_BYTES;
 /**
  * The central directory's records, in the order written: kept in one block, and past that in
  * an unlinked file beside the zip. A tree of 100,000 files has ~9 MB of them, held until the
- * very end; in memory that was a tenth of `ajo transmit`'s peak (docs/bench.md, "Transmit flat").
+ * very end; in memory that was a tenth of `ajo transmit`'s peak (docs/bench.md, "Transmit under 100 MB").
  */
 class CentralDirectory {
   private readonly block = Buffer.allocUnsafe(CENTRAL_DIRECTORY_MEMORY_BYTES);
