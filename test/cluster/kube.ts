@@ -45,3 +45,14 @@ async function until(what: string, timeoutMs: number, check: () => Promise<boole
     await new Promise((resolve) => setTimeout(resolve, 500));
   }
 }
+
+/**
+ * Shell text that defines `get HOST PORT` for a busybox pod: it fetches / over HTTP with nc and
+ * prints the page's last line, trying once a second up to `tries` times, as a new Service
+ * answers only once kube-proxy has programmed it (busybox's wget crashes in its resolver,
+ * docs/cluster.md). Each try prints "attempt N" first; a try that times out leaves "nc: timed
+ * out" on stderr, which shares the pod's log, so the page is the log's last line.
+ */
+export function httpGetShellFunction(tries: number): string {
+  return `get() { for i in $(seq 1 ${tries}); do echo "attempt $i"; printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$1" "$2" | tail -n 1 | grep . && return 0; sleep 1; done; return 1; }; `;
+}

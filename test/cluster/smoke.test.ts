@@ -1,6 +1,6 @@
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { createTestNamespace, kubeClients, waitForPodPhase } from './kube.js';
+import { createTestNamespace, httpGetShellFunction, kubeClients, waitForPodPhase } from './kube.js';
 import { clusterTier, describeCluster, describeWithNode } from './tier.js';
 
 describeCluster('cluster tier: API server', () => {
@@ -133,10 +133,8 @@ describeWithNode('cluster tier: a node that runs pods', () => {
             name: 'main',
             image,
             imagePullPolicy: 'IfNotPresent',
-            // Retries while kube-proxy programs the new Service; WEB_SERVICE_HOST is the Service's IP.
-            // An attempt made before the rules exist times out, and nc says so on stderr, which
-            // shares the log: each attempt is numbered, and the test reads the log's last line.
-            command: ['sh', '-c', 'for i in $(seq 1 30); do echo "attempt $i"; printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$WEB_SERVICE_HOST" 80 | tail -n 1 | grep . && exit 0; sleep 1; done; exit 1'],
+            // WEB_SERVICE_HOST is the Service's IP; the page is the log's last line.
+            command: ['sh', '-c', `${httpGetShellFunction(30)}get "$WEB_SERVICE_HOST" 80`],
           },
         ],
       }),
@@ -174,14 +172,13 @@ describeWithNode('cluster tier: a node that runs pods', () => {
             // nslookup asks the pod's nameserver (the cluster DNS the kubelet wrote into
             // resolv.conf). For the short name it walks the search path, printing the name
             // that answered (and exiting 1 for the search domains that did not). Static
-            // busybox's wget crashes in its resolver, so nc fetches the page from that
-            // address, retrying while kube-proxy programs the new Service.
+            // httpGetShellFunction's get fetches the page from that address.
             command: [
               'sh',
               '-c',
               `cat /etc/resolv.conf && nslookup -type=a kubernetes.default.svc.cluster.local && nslookup -type=a named-web.${namespace}.svc.cluster.local && ` +
                 `short="$(nslookup -type=a named-web | awk '/^Name:/ { name = $2 } /^Address: / { print name, $2 }')"; echo "short name: $short"; ` +
-                'for i in $(seq 1 30); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "${short#* }" 80 | tail -n 1 | grep . && exit 0; sleep 1; done; exit 1',
+                `${httpGetShellFunction(30)}get "\${short#* }" 80`,
             ],
           },
         ],

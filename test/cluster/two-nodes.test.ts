@@ -1,7 +1,7 @@
 // The second node of the local cluster (test/cluster/up --nodes 2): Ready beside node 1, tainted, and one pod network with it.
 import * as k8s from '@kubernetes/client-node';
 import { randomBytes } from 'node:crypto';
-import { createTestNamespace, kubeClients, waitForPodPhase } from './kube.js';
+import { createTestNamespace, httpGetShellFunction, kubeClients, waitForPodPhase } from './kube.js';
 import { firstNodePlacement, localClusterInfo, secondNodePlacement } from './local-cluster.js';
 import { clusterTier, describeWithTwoNodes } from './tier.js';
 
@@ -42,9 +42,7 @@ describeWithTwoNodes('cluster tier: two nodes on one machine', () => {
     },
   });
 
-  // busybox's wget crashes in its resolver (docs/cluster.md), so nc fetches the page. Retried:
-  // a new Service is reachable only once kube-proxy has programmed it.
-  const get = 'get() { for i in $(seq 1 60); do printf "GET / HTTP/1.0\\r\\n\\r\\n" | nc -w 2 "$1" "$2" | tail -n 1 | grep . && return 0; sleep 1; done; return 1; }; ';
+  const get = httpGetShellFunction(60);
 
   async function runClient(pod: k8s.V1Pod): Promise<{ node: string; logs: string }> {
     const name = pod.metadata?.name ?? '';
@@ -114,8 +112,6 @@ describeWithTwoNodes('cluster tier: two nodes on one machine', () => {
     expect(answer).toBe(service.spec?.clusterIP);
     const [byIp = '', byService = ''] = result.logs.split('--- service\n');
     expect(byIp.trimEnd().split('\n').at(-1)).toBe(tokens.one);
-    // Only the last line: an attempt made before kube-proxy programs the Service leaves
-    // "nc: timed out" on stderr, which shares the log.
     expect(byService.trimEnd().split('\n').at(-1)).toBe(tokens.one);
   });
 
