@@ -90,10 +90,17 @@ describeOrSkip('Leader election self-healing against a real API server', control
     return history;
   }
 
-  /** The record that made `identity` the holder, and the record it replaced. */
-  function takeover(history: Lease[], identity: string) {
-    const index = history.findIndex((lease, i) => i > 0 && lease.spec.holderIdentity === identity && history[i - 1]!.spec.holderIdentity !== identity);
-    expect(index).toBeGreaterThan(0);
+  /**
+   * The record that made `identity` the holder, and the record it replaced. A replica learns it
+   * leads from its own write's response; the watch delivers that write a moment later, so wait
+   * for the watch rather than read the history at once.
+   */
+  async function takeover(history: Lease[], identity: string) {
+    const findIndex = () => history.findIndex((lease, i) => i > 0 && lease.spec.holderIdentity === identity && history[i - 1]!.spec.holderIdentity !== identity);
+    const index = await waitFor(`the watch delivers ${identity}'s takeover`, async () => {
+      const found = findIndex();
+      return found > 0 ? found : undefined;
+    }, 30_000);
     return { before: history[index - 1]!, after: history[index]! };
   }
 
@@ -130,7 +137,7 @@ describeOrSkip('Leader election self-healing against a real API server', control
     expect(a.controller()).toBeUndefined();
     expect(b.controller()).toBeDefined();
 
-    const change = takeover(history, 'b');
+    const change = await takeover(history, 'b');
     expect(change.before.spec.holderIdentity).toBe('intruder');
     expectTakeoverAfterExpiry(change);
     // a never wrote the lease again after the edit.
@@ -163,7 +170,7 @@ describeOrSkip('Leader election self-healing against a real API server', control
     expect(a.controller()).toBeUndefined();
     expect(b.controller()).toBeDefined();
 
-    const change = takeover(history, 'b');
+    const change = await takeover(history, 'b');
     expect(change.before.spec.holderIdentity).toBe('a');
     expectTakeoverAfterExpiry(change);
   }, 300_000);
