@@ -96,7 +96,13 @@ describeCluster('AnsibleJobTemplate and AnsibleQueue on a real API server', () =
     const failed = await jobWhen('orphan', 'Failed', (j) => j.status?.phase === 'Failed');
     expect(condition(failed, 'Finished')).toMatchObject({ reason: 'PendingTimeout', message: expect.stringContaining('AnsibleJobTemplate not-there does not exist') });
     expect(await podsOf(kube, namespace, 'orphan')).toEqual([]);
-    expect(await eventReasons(kube, namespace, 'orphan')).toEqual(expect.arrayContaining(['TemplateNotFound', 'Failed']));
+    // Events follow the status write that made the transition: the Failed one is created after
+    // the phase is on the server, so wait for it rather than read the Events once.
+    const reasons = await waitFor('the TemplateNotFound and Failed events of orphan', async () => {
+      const recorded = await eventReasons(kube, namespace, 'orphan');
+      return recorded.includes('TemplateNotFound') && recorded.includes('Failed') ? recorded : undefined;
+    });
+    expect(reasons).toEqual(expect.arrayContaining(['TemplateNotFound', 'Failed']));
   });
 
   test('overriding a field the template does not allow fails the job with the reason; an allowed one is merged and recorded once', async () => {
