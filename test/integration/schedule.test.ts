@@ -103,7 +103,8 @@ describeCluster('AnsibleSchedule on a real API server', () => {
       const invalid = await waitFor('Invalid condition', async () => (await getSchedule(namespace, 'backwards')).status?.conditions?.find((c) => c.type === 'Invalid' && c.status === 'True'));
       expect(invalid.message).toContain('runs backwards');
       expect((await getSchedule(namespace, 'backwards')).status?.nextScheduleTime).toBeUndefined();
-      expect((await scheduleEvents(namespace, 'backwards')).map((event) => event.reason)).toContain('InvalidSchedule');
+      // The Event is created after the status write that set the condition: wait for it.
+      expect((await eventsWith(namespace, 'backwards', 'InvalidSchedule', 'runs backwards')).map((event) => event.reason)).toContain('InvalidSchedule');
       expect(await jobsOf(namespace, 'backwards')).toEqual([]);
     });
   }, 120_000);
