@@ -83,7 +83,11 @@ describeWithNode('AnsibleSchedule with real worker pods', () => {
     );
 
     await waitFor('the first job succeeded', async () => ((await phaseOf(firstName)) === 'Succeeded' ? true : undefined), first + SLOW_TASK_SECONDS * 1000 - Date.now() + RUN_SLACK_MS, 500);
-    expect((await status())?.lastSuccessfulTime).toBeDefined();
+    // The schedule's status follows the job's: the controller records lastSuccessfulTime in a
+    // reconcile after its job informer delivers the Succeeded phase, so wait for that write.
+    const lastSuccess = await waitFor('the schedule records the success', async () => (await status())?.lastSuccessfulTime);
+    // The first job's completionTime: after its run began.
+    expect(Date.parse(lastSuccess)).toBeGreaterThan(first);
     const later = Date.parse(await waitFor('a run after the first ended', async () => {
       const next = (await status())?.nextScheduleTime;
       return next && Date.parse(next) > skipped ? next : undefined;
