@@ -226,7 +226,12 @@ suite('AnsibleQueue maxRunning 3 with 12 real jobs on the node', () => {
     expect(observer.maxLive).toBeGreaterThanOrEqual(2);
     expect(observer.orderViolations).toEqual([]);
     expect(observer.admitted).toEqual(jobNames);
-    const queue = await kube.get<{ status?: { running?: number; waiting?: number } }>(paths.ajoResource('ansiblequeues', namespace, 'q'));
+    // The queue's status is written by its own reconcile, which the operator runs after its
+    // informers deliver the last job's end: the test's watch may see that end first. Wait for it.
+    const queue = await waitFor('the queue status to show no job running or waiting', async () => {
+      const current = await kube.get<{ status?: { running?: number; waiting?: number } }>(paths.ajoResource('ansiblequeues', namespace, 'q'));
+      return current.status?.running === 0 && current.status.waiting === 0 ? current : undefined;
+    }, 60_000, 500);
     expect(queue.status).toMatchObject({ running: 0, waiting: 0 });
   }
 
