@@ -108,6 +108,16 @@ function suite({ tools, plan }: E2eReady) {
     }, timeoutMs, KUBECTL_POLL_MS);
   const eventsOf = async (name: string) =>
     (await json<{ items: KubeEvent[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
+  /**
+   * The job's Events once every one of `reasons` is among them. The operator creates a
+   * transition's Event after the status write that records it, so a job read as finished may
+   * not have its last Event yet: wait for it rather than list the Events once.
+   */
+  const eventsWith = (name: string, reasons: string[], timeoutMs = 60_000) =>
+    waitFor(`Events ${reasons.join(', ')} of AnsibleJob ${name}`, async () => {
+      const events = await eventsOf(name);
+      return reasons.every((reason) => events.some((event) => event.reason === reason)) ? events : undefined;
+    }, timeoutMs, KUBECTL_POLL_MS);
   const podOf = (current: AnsibleJob) => json<Pod>('get', 'pod', current.status!.podName!);
 
   /** A pod that runs one shell command in the runner image, as `user`, with the claim at /data; returns its log. */
@@ -199,7 +209,7 @@ function suite({ tools, plan }: E2eReady) {
     const followed = await run(process.execPath, [ajoCli, 'status', 'hello-world', '--namespace', namespace, '--follow']);
     expect(followed).toContain('Hello world from localhost');
     expect(followed).toMatch(new RegExp(`ignored=0 *\n${namespace}/hello-world: Succeeded rc=0`));
-    const reasons = (await eventsOf('hello-world')).map((event) => event.reason);
+    const reasons = (await eventsWith('hello-world', ['Launched', 'Succeeded'])).map((event) => event.reason);
     expect(reasons).toEqual(expect.arrayContaining(['Launched', 'Succeeded']));
   }, 300_000);
 
@@ -286,7 +296,7 @@ function suite({ tools, plan }: E2eReady) {
     const done = await finished('failing');
     expect(done.status).toMatchObject({ phase: 'Failed', rc: 2, attempts: 1, hostCounts: counts({ ok: 1, failures: 1 }) });
     expect(done.status!.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Finished', reason: 'PlaybookFailed' })]));
-    const events = await eventsOf('failing');
+    const events = await eventsWith('failing', ['Failed']);
     expect(events).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Warning', reason: 'Failed' })]));
     const status = await run(process.execPath, [ajoCli, 'status', 'failing', '--namespace', namespace], { reject: false });
     expect(status).toContain('Failed rc=2');
@@ -327,7 +337,7 @@ function suite({ tools, plan }: E2eReady) {
       const done = await job('too-slow');
       expect(done.status).toMatchObject({ phase: 'TimedOut', attempts: 1 });
       expect(done.status!.conditions).toEqual(expect.arrayContaining([expect.objectContaining({ type: 'Finished', reason: 'DeadlineExceeded' })]));
-      expect((await eventsOf('too-slow')).map((event) => event.reason)).toEqual(expect.arrayContaining(['Launched', 'TimedOut']));
+      expect((await eventsWith('too-slow', ['Launched', 'TimedOut'])).map((event) => event.reason)).toEqual(expect.arrayContaining(['Launched', 'TimedOut']));
       // Nothing of the play may still run. Two paths get there and either may come first: the
       // operator's timer deletes the pod, or the kubelet's activeDeadlineSeconds kills it first
       // (the pod then stays, Failed with reason DeadlineExceeded, its logs readable).
