@@ -115,6 +115,16 @@ function suite({ tools, plan }: E2eReady) {
   const finishedCondition = (current: AnsibleJob) => current.status?.conditions?.find((c) => c.type === 'Finished');
   const eventsOf = async (name: string) =>
     (await json<{ items: { type: string; reason: string; message?: string }[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
+  /**
+   * The job's Events once every one of `reasons` is among them. The operator creates a
+   * transition's Event after the status write that records it, so a job read as finished may
+   * not have its last Event yet: wait for it rather than list the Events once.
+   */
+  const eventsWith = (name: string, reasons: string[], timeoutMs = 60_000) =>
+    waitFor(`Events ${reasons.join(', ')} of AnsibleJob ${name}`, async () => {
+      const events = await eventsOf(name);
+      return reasons.every((reason) => events.some((event) => event.reason === reason)) ? events : undefined;
+    }, timeoutMs, KUBECTL_POLL_MS);
   const fqdn = (host: string) => fixtures.hosts[host]!.fqdn;
   const inventory = (...hosts: string[]) => ['[fleet]', ...hosts, '', '[fleet:vars]', 'ansible_user=ansible', ''].join('\n');
   const indent = (text: string, spaces: number) => text.split('\n').map((line) => (line === '' ? line : ' '.repeat(spaces) + line)).join('\n');
@@ -252,7 +262,7 @@ spec:
     expect(done.status!.source).toMatchObject({ commit: firstCommit, streamSha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     // The pinned commit ran, not the branch's newer one.
     await expectMarkers('from-git', 'first');
-    const composed = (await eventsOf('from-git')).find((event) => event.reason === 'Composed');
+    const composed = (await eventsWith('from-git', ['Composed'])).find((event) => event.reason === 'Composed');
     expect(composed?.message).toContain(firstCommit);
   }, 600_000);
 
@@ -365,7 +375,7 @@ ${fleetYaml('from-inline')}
       expect([name, done.status?.phase, finishedCondition(done)?.reason]).toEqual([name, 'Failed', reason]);
       expect(finishedCondition(done)?.message).toMatch(message);
       expect(done.status?.attempts).toBe(1);
-      const failed = (await eventsOf(name)).find((event) => event.reason === 'Failed');
+      const failed = (await eventsWith(name, ['Failed'])).find((event) => event.reason === 'Failed');
       expect(failed).toMatchObject({ type: 'Warning', message: expect.stringContaining(`${reason}:`) });
     }
   }, 900_000);
@@ -382,7 +392,7 @@ ${fleetYaml('from-inline')}
     expect(waiting).toMatchObject({ reason: 'FailedMount', message: expect.stringContaining('"no-such-secret" not found') });
     const done = await finished('missing-secret');
     expect(finishedCondition(done)).toMatchObject({ reason: 'PendingTimeout', message: expect.stringContaining('"no-such-secret" not found') });
-    expect((await eventsOf('missing-secret')).map((event) => event.reason)).toEqual(expect.arrayContaining(['FailedMount', 'Failed']));
+    expect((await eventsWith('missing-secret', ['FailedMount', 'Failed'])).map((event) => event.reason)).toEqual(expect.arrayContaining(['FailedMount', 'Failed']));
   }, 600_000);
 
   test('an unreachable SSH host: the play\'s own unreachable count, rc and status, as ansible-runner reports them', async () => {
