@@ -29,6 +29,8 @@ import {
   NODE_SHARED_DIR_ENV,
   provideImages,
   run,
+  jobEvents,
+  jobEventsWith,
   KUBECTL_POLL_MS,
   median,
   TERMINAL_PHASE_NAMES,
@@ -113,18 +115,8 @@ function suite({ tools, plan }: E2eReady) {
       return TERMINAL_PHASE_NAMES.has(current.status?.phase ?? '') ? current : undefined;
     }, timeoutMs, KUBECTL_POLL_MS);
   const finishedCondition = (current: AnsibleJob) => current.status?.conditions?.find((c) => c.type === 'Finished');
-  const eventsOf = async (name: string) =>
-    (await json<{ items: { type: string; reason: string; message?: string }[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
-  /**
-   * The job's Events once every one of `reasons` is among them. The operator creates a
-   * transition's Event after the status write that records it, so a job read as finished may
-   * not have its last Event yet: wait for it rather than list the Events once.
-   */
-  const eventsWith = (name: string, reasons: string[], timeoutMs = 60_000) =>
-    waitFor(`Events ${reasons.join(', ')} of AnsibleJob ${name}`, async () => {
-      const events = await eventsOf(name);
-      return reasons.every((reason) => events.some((event) => event.reason === reason)) ? events : undefined;
-    }, timeoutMs, KUBECTL_POLL_MS);
+  const eventsOf = (name: string) => jobEvents(tools, namespace, name);
+  const eventsWith = (name: string, reasons: string[]) => jobEventsWith(tools, namespace, name, reasons);
   const fqdn = (host: string) => fixtures.hosts[host]!.fqdn;
   const inventory = (...hosts: string[]) => ['[fleet]', ...hosts, '', '[fleet:vars]', 'ansible_user=ansible', ''].join('\n');
   const indent = (text: string, spaces: number) => text.split('\n').map((line) => (line === '' ? line : ' '.repeat(spaces) + line)).join('\n');

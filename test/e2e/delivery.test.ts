@@ -29,6 +29,7 @@ import {
   provideImages,
   run,
   runnerImage,
+  jobEventsWith,
   KUBECTL_POLL_MS,
   median,
   TERMINAL_PHASE_NAMES,
@@ -80,11 +81,6 @@ interface Pod {
   };
   status?: { phase?: string; containerStatuses?: { name: string; state?: { terminated?: { exitCode: number } } }[] };
 }
-interface KubeEvent {
-  type: string;
-  reason: string;
-  message?: string;
-}
 
 const hostPathDir = (volume: string) => `/tmp/${volume}`;
 const counts = (partial: Partial<HostCounts>): HostCounts => ({ ok: 0, changed: 0, failures: 0, unreachable: 0, skipped: 0, rescued: 0, ignored: 0, ...partial });
@@ -106,18 +102,7 @@ function suite({ tools, plan }: E2eReady) {
       const current = await job(name);
       return TERMINAL_PHASE_NAMES.has(current.status?.phase ?? '') ? current : undefined;
     }, timeoutMs, KUBECTL_POLL_MS);
-  const eventsOf = async (name: string) =>
-    (await json<{ items: KubeEvent[] }>('get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`)).items;
-  /**
-   * The job's Events once every one of `reasons` is among them. The operator creates a
-   * transition's Event after the status write that records it, so a job read as finished may
-   * not have its last Event yet: wait for it rather than list the Events once.
-   */
-  const eventsWith = (name: string, reasons: string[], timeoutMs = 60_000) =>
-    waitFor(`Events ${reasons.join(', ')} of AnsibleJob ${name}`, async () => {
-      const events = await eventsOf(name);
-      return reasons.every((reason) => events.some((event) => event.reason === reason)) ? events : undefined;
-    }, timeoutMs, KUBECTL_POLL_MS);
+  const eventsWith = (name: string, reasons: string[]) => jobEventsWith(tools, namespace, name, reasons);
   const podOf = (current: AnsibleJob) => json<Pod>('get', 'pod', current.status!.podName!);
 
   /** A pod that runs one shell command in the runner image, as `user`, with the claim at /data; returns its log. */

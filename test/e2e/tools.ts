@@ -92,6 +92,31 @@ export async function kubectlJson<T>(tools: Tools, args: string[]): Promise<T> {
   return JSON.parse(await run(tools.kubectl, [...args, '-o', 'json'])) as T;
 }
 
+/** An Event as the e2e suites read it. */
+export interface KubeEvent {
+  type: string;
+  reason: string;
+  message?: string;
+}
+
+/** The Events of AnsibleJob `name` in `namespace`, as kubectl lists them now. */
+export async function jobEvents(tools: Tools, namespace: string, name: string): Promise<KubeEvent[]> {
+  const list = await kubectlJson<{ items: KubeEvent[] }>(tools, ['--namespace', namespace, 'get', 'events', '--field-selector', `involvedObject.kind=AnsibleJob,involvedObject.name=${name}`]);
+  return list.items;
+}
+
+/**
+ * The job's Events once every one of `reasons` is among them. The operator creates a
+ * transition's Event after the status write that records it, so a job read as finished may
+ * not have its last Event yet: wait for it rather than list the Events once.
+ */
+export function jobEventsWith(tools: Tools, namespace: string, name: string, reasons: string[], timeoutMs = 60_000): Promise<KubeEvent[]> {
+  return waitFor(`Events ${reasons.join(', ')} of AnsibleJob ${name}`, async () => {
+    const events = await jobEvents(tools, namespace, name);
+    return reasons.every((reason) => events.some((event) => event.reason === reason)) ? events : undefined;
+  }, timeoutMs, KUBECTL_POLL_MS);
+}
+
 // ---------------------------------------------------------------- images
 
 interface NodeList {

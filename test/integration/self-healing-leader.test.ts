@@ -96,9 +96,8 @@ describeOrSkip('Leader election self-healing against a real API server', control
    * for the watch rather than read the history at once.
    */
   async function takeover(history: Lease[], identity: string) {
-    const findIndex = () => history.findIndex((lease, i) => i > 0 && lease.spec.holderIdentity === identity && history[i - 1]!.spec.holderIdentity !== identity);
     const index = await waitFor(`the watch delivers ${identity}'s takeover`, async () => {
-      const found = findIndex();
+      const found = history.findIndex((lease, i) => i > 0 && lease.spec.holderIdentity === identity && history[i - 1]!.spec.holderIdentity !== identity);
       return found > 0 ? found : undefined;
     }, 30_000);
     return { before: history[index - 1]!, after: history[index]! };
