@@ -4,7 +4,6 @@
  * `decide` for a plan, and applies it in the order that keeps "launched" durable before
  * anything is created (see lifecycle/decide.ts).
  */
-import { fetch } from 'undici';
 import {
   API_VERSION,
   KIND,
@@ -28,6 +27,7 @@ import { isConflict, paths, type KubeClient } from '../kube/client.js';
 import { EventRecorder } from '../kube/events.js';
 import { Informer, keyOf, type InformerEventType } from '../kube/informer.js';
 import { mergePatchBetween } from '../kube/merge-patch.js';
+import { sendWith } from '../kube/transport.js';
 import type { Logger } from '../kube/log.js';
 import type { OperatorMetrics } from '../kube/metrics.js';
 import { WorkQueue } from '../kube/workqueue.js';
@@ -246,7 +246,8 @@ export class AnsibleJobController {
           timeoutMs: statusTimeoutMs,
         });
       } else {
-        const response = await fetch(`http://${pod.status?.podIP}:${podOptions.statusPort}/status`, { signal: AbortSignal.timeout(statusTimeoutMs) });
+        const url = new URL(`http://${pod.status?.podIP}:${podOptions.statusPort}/status`);
+        const response = await sendWith(undefined, url, { method: 'GET', headers: {}, signal: AbortSignal.timeout(statusTimeoutMs) });
         if (!response.ok) throw new Error(`HTTP ${response.status}`);
         body = await response.text();
       }

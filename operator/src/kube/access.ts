@@ -11,14 +11,15 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
-import { Agent, type Dispatcher } from 'undici';
 import { parse as parseYaml } from 'yaml';
 import * as z from 'zod';
 import { importPeer } from '../protocol/optional-peer.js';
+import { nodePool, undiciPool, type Pool, type TlsOptions, type Transport } from './transport.js';
 
 export interface PreparedRequest {
   headers: Record<string, string>;
-  dispatcher: Dispatcher;
+  /** Sends the request through the current connection pool. */
+  transport: Transport;
 }
 
 export interface ClusterAccess {
@@ -126,26 +127,18 @@ function material(data: string | undefined, file: string | undefined, dir: strin
   return undefined;
 }
 
-interface TlsSettings {
-  ca?: Buffer;
-  cert?: Buffer;
-  key?: Buffer;
-  rejectUnauthorized: boolean;
-  servername?: string;
-}
-
 /**
  * One connection pool shared by every request, replaced by `create()` once it is
  * POOL_MAX_AGE_MS old (the previous pool closes when its requests are done).
  */
-function renewingPool(): (create: () => Dispatcher) => Dispatcher {
-  let current: { dispatcher: Dispatcher; createdAt: number } | undefined;
+function renewingPool(): (create: () => Pool) => Pool {
+  let current: { pool: Pool; createdAt: number } | undefined;
   return (create) => {
-    if (current && Date.now() - current.createdAt < POOL_MAX_AGE_MS) return current.dispatcher;
+    if (current && Date.now() - current.createdAt < POOL_MAX_AGE_MS) return current.pool;
     const previous = current;
-    current = { dispatcher: create(), createdAt: Date.now() };
-    if (previous) void previous.dispatcher.close().catch(() => undefined);
-    return current.dispatcher;
+    current = { pool: create(), createdAt: Date.now() };
+    previous?.pool.close();
+    return current.pool;
   };
 }
 
@@ -160,7 +153,7 @@ function tokenFromFile(file: string): () => string {
   };
 }
 
-function directAccess(server: string, namespace: string, tls: () => TlsSettings, authorization: () => string | undefined): ClusterAccess {
+function directAccess(server: string, namespace: string, tls: () => TlsOptions, authorization: () => string | undefined): ClusterAccess {
   const pool = renewingPool();
   return {
     server,
@@ -169,7 +162,7 @@ function directAccess(server: string, namespace: string, tls: () => TlsSettings,
       const headers: Record<string, string> = {};
       const value = authorization();
       if (value) headers.authorization = value;
-      return { headers, dispatcher: pool(() => new Agent({ connect: tls() })) };
+      return { headers, transport: pool(() => nodePool(server, tls())).transport };
     },
   };
 }
@@ -193,7 +186,7 @@ function pluginAccess(
 ): ClusterAccess {
   type Loaded = { kubeConfig: import('@kubernetes/client-node').KubeConfig; module: typeof import('@kubernetes/client-node') };
   let loading: Promise<Loaded> | undefined;
-  const pool = renewingPool();
+  let current: { pool: Promise<Pool>; createdAt: number } | undefined;
   const load = async (): Promise<Loaded> => {
     const module = await importPeer('@kubernetes/client-node', `The kubeconfig's credential plugin (exec or auth-provider)`, () => import('@kubernetes/client-node'));
     const kubeConfig = new module.KubeConfig();
@@ -218,12 +211,15 @@ function pluginAccess(
       const { kubeConfig, module } = await (loading ??= load());
       const context = new module.RequestContext(url, method as import('@kubernetes/client-node').HttpMethod);
       await kubeConfig.applySecurityAuthentication(context);
-      // client-node makes a new Agent per request; keep one (with the plugin's TLS settings, if any).
-      const fresh = context.getDispatcher() as Dispatcher | undefined;
-      const dispatcher = pool(() => fresh ?? new Agent());
-      if (fresh && fresh !== dispatcher) void fresh.close().catch(() => undefined);
+      // client-node makes a new dispatcher per request; keep one (with the plugin's TLS settings, if any).
+      const fresh = context.getDispatcher() as import('undici').Dispatcher | undefined;
+      if (!current || Date.now() - current.createdAt >= POOL_MAX_AGE_MS) {
+        const previous = current;
+        current = { pool: import('undici').then(({ Agent }) => undiciPool(fresh ?? new Agent())), createdAt: Date.now() };
+        void previous?.pool.then((pool) => pool.close());
+      } else if (fresh) void fresh.close().catch(() => undefined);
       const headers = Object.fromEntries(Object.entries(context.getHeaders() as Record<string, string>).map(([name, value]) => [name.toLowerCase(), value]));
-      return { headers, dispatcher };
+      return { headers, transport: (await current.pool).transport };
     },
   };
 }
@@ -253,7 +249,7 @@ function fromKubeconfig(files: string[], kubeconfigPath: string | undefined, ide
   if (credentials.exec !== undefined || credentials['auth-provider'] !== undefined || cluster.entry['proxy-url']) {
     return pluginAccess(server, namespace, kubeconfigPath, contextName, identity);
   }
-  const tls = (): TlsSettings => ({
+  const tls = (): TlsOptions => ({
     ca: material(cluster.entry['certificate-authority-data'], cluster.entry['certificate-authority'], cluster.dir),
     cert: material(credentials['client-certificate-data'], credentials['client-certificate'], user?.dir ?? ''),
     key: material(credentials['client-key-data'], credentials['client-key'], user?.dir ?? ''),
@@ -287,7 +283,7 @@ export function inClusterAccess(dir = SERVICE_ACCOUNT_DIR, env: NodeJS.ProcessEn
   const server = `https://${host.includes(':') ? `[${host}]` : host}:${port}`;
   const namespace = identity?.namespace ?? serviceAccountNamespace(dir);
   const token = identity ? () => identity.token : tokenFromFile(path.join(dir, 'token'));
-  const tls = (): TlsSettings => ({ ca: readFileSync(path.join(dir, 'ca.crt')), rejectUnauthorized: true });
+  const tls = (): TlsOptions => ({ ca: readFileSync(path.join(dir, 'ca.crt')), rejectUnauthorized: true });
   tls();
   return directAccess(server, namespace, tls, () => `Bearer ${token()}`);
 }

@@ -1,6 +1,6 @@
 /**
- * A thin Kubernetes REST client: access.ts supplies the server, credentials and TLS (as an
- * undici dispatcher), and every request goes through one function so that errors come
+ * A thin Kubernetes REST client: access.ts supplies the server, credentials and the connection
+ * pool (transport.ts), and every request goes through one function so that errors come
  * back as precise messages and each call is counted (ajo_kube_requests_total; the scale
  * benchmark divides it by the number of jobs).
  *
@@ -8,10 +8,10 @@
  * buffer watch streams line by line behind a 30 s inactivity timer, and make patch content
  * types awkward.
  */
-import { fetch } from 'undici';
 import { GROUP, PLURAL, VERSION } from '../api/ansible-job.js';
 import { loadClusterAccess, type ClusterAccess } from './access.js';
 import type { OperatorMetrics } from './metrics.js';
+import type { KubeResponse } from './transport.js';
 
 export { loadClusterAccess, type ClusterAccess } from './access.js';
 
@@ -66,9 +66,10 @@ export function resourceOf(path: string): string {
   return `${match[2]}${match[3] ?? ''}`;
 }
 
+/** A socket error's code (ECONNREFUSED, ...), on the error itself (node) or on its cause (fetch). */
 function describeCause(error: unknown): string {
-  const cause = (error as { cause?: { code?: string; message?: string } }).cause;
-  return cause?.code ?? cause?.message ?? (error as Error).message;
+  const { code, cause, message } = error as { code?: string; cause?: { code?: string; message?: string }; message: string };
+  return code ?? cause?.code ?? cause?.message ?? message;
 }
 
 export class KubeClient {
@@ -92,12 +93,12 @@ export class KubeClient {
     return this.access.namespace;
   }
 
-  private async send(method: string, path: string, options: RequestOptions) {
+  private async send(method: string, path: string, options: RequestOptions): Promise<KubeResponse> {
     const url = new URL(this.server + path);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined) url.searchParams.set(key, String(value));
     }
-    const { headers, dispatcher } = await this.access.prepare(url.toString(), method);
+    const { headers, transport } = await this.access.prepare(url.toString(), method);
     headers.accept = options.accept ?? 'application/json';
     if (options.body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     const timeoutMs = options.timeoutMs ?? this.defaultTimeoutMs;
@@ -105,10 +106,9 @@ export class KubeClient {
     const signal = timeout && options.signal ? AbortSignal.any([timeout, options.signal]) : (timeout ?? options.signal);
     const resource = resourceOf(path);
     try {
-      const response = await fetch(url, {
+      const response = await transport(url, {
         method,
         headers,
-        dispatcher,
         ...(signal ? { signal } : {}),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
@@ -117,13 +117,13 @@ export class KubeClient {
     } catch (error) {
       this.metrics?.kubeRequests.inc({ verb: method, resource, code: 'error' });
       if (options.signal?.aborted) throw error;
-      // Told by our own timer, not by the error's name: fetch rejects with the signal's reason.
+      // Told by our own timer, not by the error's name: an aborted request rejects with the signal's reason.
       if (timeout?.aborted) throw new KubeUnreachableError(this.server, `${method} ${path} timed out`);
       throw new KubeUnreachableError(this.server, describeCause(error));
     }
   }
 
-  private static async errorFrom(method: string, path: string, response: Awaited<ReturnType<typeof fetch>>): Promise<KubeApiError> {
+  private static async errorFrom(method: string, path: string, response: KubeResponse): Promise<KubeApiError> {
     const text = await response.text();
     let status: { message?: string; reason?: string; details?: unknown } = {};
     try {
@@ -186,12 +186,11 @@ export class KubeClient {
   async watch(path: string, query: Query, onEvent: (event: WatchEvent) => void, signal: AbortSignal): Promise<void> {
     const response = await this.send('GET', path, { query: { ...query, watch: 1 }, signal, timeoutMs: 0 });
     if (!response.ok) throw await KubeClient.errorFrom('WATCH', path, response);
-    if (!response.body) return;
     const decoder = new TextDecoder();
     let buffered = '';
     try {
       for await (const chunk of response.body) {
-        buffered += decoder.decode(chunk as Uint8Array, { stream: true });
+        buffered += decoder.decode(chunk, { stream: true });
         let newline = buffered.indexOf('\n');
         while (newline >= 0) {
           const line = buffered.slice(0, newline).trim();

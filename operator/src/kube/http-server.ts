@@ -1,5 +1,5 @@
 /** The operator's HTTP endpoints: /metrics (Prometheus text), /healthz and /readyz. */
-import { createServer, type Server } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from './metrics.js';
 
@@ -14,7 +14,9 @@ export interface ProbeServerOptions {
 }
 
 export async function startProbeServer(options: ProbeServerOptions): Promise<{ server: Server; port: number; close: () => Promise<void> }> {
-  const server = createServer((request, response) => {
+  // Not `import ... from 'node:http'`: an ES module import of node:http makes Node load every
+  // export, its bundled undici among them (~14 MB of the idle operator's RSS; docs/bench.md).
+  const server = process.getBuiltinModule('node:http').createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
     const reply = (code: number, type: string, body: string) => {
       response.writeHead(code, { 'content-type': type });

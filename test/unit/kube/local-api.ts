@@ -1,8 +1,8 @@
 // A stand-in Kubernetes API server for unit tests of the client and what sits on it: a request handler on a free local port, and a KubeClient that talks to it.
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent } from 'undici';
 import { KubeClient, type ClusterAccess } from '../../../operator/src/kube/client.js';
+import { nodePool } from '../../../operator/src/kube/transport.js';
 
 export interface LocalApi {
   client: KubeClient;
@@ -15,11 +15,12 @@ export interface LocalApi {
 export async function localApi(handle: RequestListener): Promise<LocalApi> {
   const server = createServer(handle);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const agent = new Agent();
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const pool = nodePool(url, {});
   const access: ClusterAccess = {
-    server: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    server: url,
     namespace: 'default',
-    prepare: async () => ({ headers: {}, dispatcher: agent }),
+    prepare: async () => ({ headers: {}, transport: pool.transport }),
   };
   const stop = async () => {
     if (!server.listening) return;
@@ -31,7 +32,7 @@ export async function localApi(handle: RequestListener): Promise<LocalApi> {
     stop,
     close: async () => {
       await stop();
-      await agent.destroy();
+      pool.close();
     },
   };
 }
