@@ -1,6 +1,6 @@
 /** Keeps the memory of the commands that pack a directory flat: V8's young generation, and garbage outside the heap. */
 import v8 from 'node:v8';
-import vm from 'node:vm';
+import { garbageCollector, type CollectGarbage } from '../manager/heap-compaction.js';
 
 /**
  * Packing a tree of many small files makes a little short-lived garbage per file (stats,
@@ -34,19 +34,13 @@ const COLLECT_EVERY_BYTES = 8 * 1024 * 1024;
  * 2 GB, no CPU time to measure beside the deflating.
  */
 export function collectGarbageWhilePacking(): (bytesPacked: number) => void {
-  let collect: ((options: { type: 'major' }) => void) | undefined;
+  let collect: CollectGarbage | undefined;
   let next = COLLECT_EVERY_BYTES;
   return (bytesPacked) => {
     if (bytesPacked < next) return;
     next = bytesPacked + COLLECT_EVERY_BYTES;
-    // Made only once a pack is large enough to need it: a new context costs start-up time. It
-    // is the one way to ask for a collection from inside: the gc function of a context made
-    // while the flag is set; the flag is cleared again, so no later context gets it.
-    if (!collect) {
-      v8.setFlagsFromString('--expose-gc');
-      collect = vm.runInNewContext('gc') as (options: { type: 'major' }) => void;
-      v8.setFlagsFromString('--no-expose-gc');
-    }
+    // Made only once a pack is large enough to need it: a new context costs start-up time.
+    collect ??= garbageCollector();
     collect({ type: 'major' });
   };
 }

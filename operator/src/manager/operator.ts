@@ -13,6 +13,9 @@ import { LeaderElector } from '../kube/leader-election.js';
 import type { Logger } from '../kube/log.js';
 import { createOperatorMetrics, type OperatorMetrics } from '../kube/metrics.js';
 import type { PodBuildOptions } from '../controller/pod/pod-spec.js';
+import { compactAfterBursts } from './heap-compaction.js';
+
+const megabytes = (bytes: number) => Math.round(bytes / 1048576);
 
 export interface OperatorOptions {
   client: KubeClient;
@@ -148,6 +151,9 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
           ready: () => (controller ? controller.hasSynced() : true),
         });
   logger.info('operator started', { metricsPort: probes?.port, leaderElection: Boolean(elector) });
+  const stopCompacting = compactAfterBursts((before, after) =>
+    logger.info('heap compacted after a burst of work', { committedMB: megabytes(before.committed), nowMB: megabytes(after.committed) }),
+  );
 
   return {
     identity,
@@ -157,6 +163,7 @@ export async function startOperator(options: OperatorOptions): Promise<RunningOp
     controller: () => controller,
     stop: async () => {
       stopping = true;
+      stopCompacting();
       await elector?.stop();
       await stopController();
       await probes?.close();
