@@ -129,15 +129,15 @@ function material(data: string | undefined, file: string | undefined, dir: strin
 
 /**
  * One connection pool shared by every request, replaced by `create()` once it is
- * POOL_MAX_AGE_MS old (the previous pool closes when its requests are done).
+ * POOL_MAX_AGE_MS old; `close` is given the previous one (it closes when its requests are done).
  */
-function renewingPool(): (create: () => Pool) => Pool {
-  let current: { pool: Pool; createdAt: number } | undefined;
+function renewingPool<P>(close: (previous: P) => void): (create: () => P) => P {
+  let current: { pool: P; createdAt: number } | undefined;
   return (create) => {
     if (current && Date.now() - current.createdAt < POOL_MAX_AGE_MS) return current.pool;
     const previous = current;
     current = { pool: create(), createdAt: Date.now() };
-    previous?.pool.close();
+    if (previous) close(previous.pool);
     return current.pool;
   };
 }
@@ -154,7 +154,7 @@ function tokenFromFile(file: string): () => string {
 }
 
 function directAccess(server: string, namespace: string, tls: () => TlsOptions, authorization: () => string | undefined): ClusterAccess {
-  const pool = renewingPool();
+  const pool = renewingPool<Pool>((previous) => previous.close());
   return {
     server,
     namespace,
@@ -186,7 +186,7 @@ function pluginAccess(
 ): ClusterAccess {
   type Loaded = { kubeConfig: import('@kubernetes/client-node').KubeConfig; module: typeof import('@kubernetes/client-node') };
   let loading: Promise<Loaded> | undefined;
-  let current: { pool: Promise<Pool>; createdAt: number } | undefined;
+  const pool = renewingPool<Promise<Pool>>((previous) => void previous.then((old) => old.close()));
   const load = async (): Promise<Loaded> => {
     const module = await importPeer('@kubernetes/client-node', `The kubeconfig's credential plugin (exec or auth-provider)`, () => import('@kubernetes/client-node'));
     const kubeConfig = new module.KubeConfig();
@@ -213,13 +213,14 @@ function pluginAccess(
       await kubeConfig.applySecurityAuthentication(context);
       // client-node makes a new dispatcher per request; keep one (with the plugin's TLS settings, if any).
       const fresh = context.getDispatcher() as import('undici').Dispatcher | undefined;
-      if (!current || Date.now() - current.createdAt >= POOL_MAX_AGE_MS) {
-        const previous = current;
-        current = { pool: import('undici').then(({ Agent }) => undiciPool(fresh ?? new Agent())), createdAt: Date.now() };
-        void previous?.pool.then((pool) => pool.close());
-      } else if (fresh) void fresh.close().catch(() => undefined);
+      let taken = false;
+      const current = pool(() => {
+        taken = true;
+        return import('undici').then(({ Agent }) => undiciPool(fresh ?? new Agent()));
+      });
+      if (fresh && !taken) void fresh.close().catch(() => undefined);
       const headers = Object.fromEntries(Object.entries(context.getHeaders() as Record<string, string>).map(([name, value]) => [name.toLowerCase(), value]));
-      return { headers, transport: (await current.pool).transport };
+      return { headers, transport: (await current).transport };
     },
   };
 }
