@@ -6,6 +6,9 @@
  * Every wait is derived from the next run the controller computed, never from a guessed delay.
  */
 import type { KubeClient } from '../../operator/src/kube/client.js';
+import { silentLogger } from '../../operator/src/kube/log.js';
+import { createOperatorMetrics } from '../../operator/src/kube/metrics.js';
+import { AnsibleScheduleController } from '../../operator/src/scheduler/controller.js';
 import type { RunningOperator } from '../../operator/src/manager/operator.js';
 import { schedulePaths } from '../../operator/src/api/ansible-schedule.js';
 import { parseScheduledTimeLabel, scheduledJobName } from '../../operator/src/schedule/index.js';
@@ -16,7 +19,7 @@ const MINUTE = 60_000;
 const SLACK_MS = 45_000;
 
 interface ScheduleObject {
-  metadata: { name: string; uid: string };
+  metadata: { name: string; uid: string; creationTimestamp: string };
   status?: {
     lastScheduleTime?: string;
     lastSkippedTime?: string;
@@ -233,4 +236,39 @@ describeCluster('AnsibleSchedule on a real API server', () => {
       expect(await eventsWith(namespace, 'durable', 'Started', targetName)).toHaveLength(1);
     });
   }, 300_000);
+  test.concurrent('a run whose status write meets a 409 is started once and told once: one job, one Started Event, one count', async () => {
+    await withNamespace('ajo-sched-409', async (namespace) => {
+      const schedule = await kube.create<ScheduleObject>(schedulePaths.schedules(namespace), scheduleBody('contested', {}));
+      // The first run is due at the minute after creation; the controller's clock stands just past it.
+      const due = Math.floor(Date.parse(schedule.metadata.creationTimestamp) / MINUTE) * MINUTE + MINUTE;
+      // The real API server, with one interleaving forced: right after the run's job is
+      // created, someone else changes the schedule, so the status write that follows carries
+      // a stale resourceVersion and gets a real 409 Conflict.
+      let changedUnderneath = false;
+      const contested: KubeClient = Object.assign(Object.create(kube) as KubeClient, {
+        create: async <T>(path: string, body: unknown): Promise<T> => {
+          const made = await kube.create<T>(path, body);
+          if (path === paths.ansibleJobs(namespace) && !changedUnderneath) {
+            changedUnderneath = true;
+            await kube.mergePatch(schedulePaths.schedule(namespace, 'contested'), { metadata: { annotations: { 'test.ajo.dev/changed': 'underneath' } } });
+          }
+          return made;
+        },
+      });
+      const metrics = createOperatorMetrics();
+      const controller = new AnsibleScheduleController({ client: contested, namespaces: [namespace], concurrency: 1, logger: silentLogger, metrics, now: () => due + 1_000 });
+      await controller.start();
+      try {
+        await waitFor('the retried status write records the run', async () => ((await getSchedule(namespace, 'contested')).status?.activeCount === 1 ? true : undefined));
+      } finally {
+        // Waits for the reconcile in flight: nothing is recorded after this.
+        await controller.stop();
+      }
+      expect(changedUnderneath).toBe(true);
+      const runName = scheduledJobName('contested', new Date(due));
+      expect((await jobsOf(namespace, 'contested')).map((job) => job.metadata.name)).toEqual([runName]);
+      expect((await scheduleEvents(namespace, 'contested')).filter((event) => event.reason === 'Started').map((event) => event.message)).toEqual([expect.stringContaining(runName)]);
+      expect((await metrics.scheduleRuns.get()).values.filter((value) => value.labels.result === 'started').map((value) => value.value)).toEqual([1]);
+    });
+  }, 120_000);
 });

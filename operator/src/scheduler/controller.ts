@@ -14,7 +14,7 @@ import { Informer, keyOf, type InformerEventType } from '../kube/informer.js';
 import type { Logger } from '../kube/log.js';
 import type { OperatorMetrics } from '../kube/metrics.js';
 import { WorkQueue } from '../kube/workqueue.js';
-import { decide, type ObservedJob, type SchedulePlan, type ScheduleEvent } from './decide.js';
+import { decide, STARTED, type ObservedJob, type SchedulePlan, type ScheduleEvent } from './decide.js';
 
 export interface ScheduleControllerOptions {
   client: KubeClient;
@@ -173,13 +173,15 @@ export class AnsibleScheduleController {
       await deleteJob(job);
     }
     let status = plan.status;
-    let alreadyCreated = false;
     if (plan.create) {
       const { manifest } = plan.create;
       let created: { metadata?: { uid?: string } };
       try {
         created = await client.create(paths.ansibleJobs(namespace), manifest);
         log.info('started a run', { job: manifest.metadata.name, scheduledTime: plan.create.run.scheduledTime.toISOString() });
+        // Told now, by the one reconcile whose create made the job: the status write below can
+        // still meet a 409, and the retry then finds the job already made and says nothing.
+        await this.recordStarted(schedule, plan);
       } catch (error) {
         if (!isConflict(error)) throw error;
         // AlreadyExists: the run's name is fixed by its time, so this run was started before
@@ -190,7 +192,6 @@ export class AnsibleScheduleController {
           throw new Error(`AnsibleJob ${namespace}/${manifest.metadata.name} exists and does not belong to AnsibleSchedule ${namespace}/${name}`);
         }
         created = existing.data;
-        alreadyCreated = true;
       }
       const uid = created.metadata?.uid ?? '';
       const active = [...(status.active ?? []).filter((job) => job.uid !== uid), { name: manifest.metadata.name, uid }];
@@ -206,14 +207,14 @@ export class AnsibleScheduleController {
       log.info('deleting a finished job past the history limit', { job: job.name });
       await deleteJob(job);
     }
-    for (const event of plan.events) {
-      if (alreadyCreated && event.reason === 'Started') continue;
-      await this.recordEvent(schedule, event);
-    }
-    for (const result of plan.results) {
-      if (alreadyCreated && result === 'started') continue;
-      metrics.scheduleRuns.inc({ result });
-    }
+    for (const event of plan.events.filter((event) => event.reason !== STARTED)) await this.recordEvent(schedule, event);
+    for (const result of plan.results.filter((result) => result !== 'started')) metrics.scheduleRuns.inc({ result });
+  }
+
+  /** The Started Event and count of a run this reconcile created. */
+  private async recordStarted(schedule: StoredAnsibleSchedule, plan: SchedulePlan): Promise<void> {
+    for (const result of plan.results.filter((result) => result === 'started')) this.options.metrics.scheduleRuns.inc({ result });
+    for (const event of plan.events.filter((event) => event.reason === STARTED)) await this.recordEvent(schedule, event);
   }
 
   private recordEvent(schedule: StoredAnsibleSchedule, event: ScheduleEvent): Promise<void> {

@@ -40,6 +40,9 @@ export interface ScheduleEvent {
 }
 
 /** How one due run ended, for `ajo_schedule_runs_total{result}`. */
+/** The reason of the Event that says a run was started: its controller records it apart. */
+export const STARTED = 'Started';
+
 export type RunResult = 'started' | 'skipped' | 'replaced' | 'missed';
 
 export interface JobToCreate {
@@ -205,7 +208,7 @@ export function decide({ schedule, jobs, now }: DecideInput): SchedulePlan {
         results.push('replaced');
       }
       create = buildJob(schedule, run);
-      events.push({ type: 'Normal', reason: 'Started', message: `created AnsibleJob ${create.manifest.metadata.name} for the run of ${slot(run)}` });
+      events.push({ type: 'Normal', reason: STARTED, message: `created AnsibleJob ${create.manifest.metadata.name} for the run of ${slot(run)}` });
       results.push('started');
       lastScheduleTime = run.scheduledTime;
     }
