@@ -39,10 +39,10 @@ export interface ScheduleEvent {
   message: string;
 }
 
-/** How one due run ended, for `ajo_schedule_runs_total{result}`. */
 /** The reason of the Event that says a run was started: its controller records it apart. */
 export const STARTED = 'Started';
 
+/** How one due run ended, for `ajo_schedule_runs_total{result}`. */
 export type RunResult = 'started' | 'skipped' | 'replaced' | 'missed';
 
 export interface JobToCreate {
